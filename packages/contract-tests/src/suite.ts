@@ -1,0 +1,551 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type AnyBackend,
+  canRenew,
+  createLocker,
+  isLeaseError,
+  type LeaseBackend,
+  type LeaseLostError,
+  type Locker,
+  type LockerOptions,
+} from '@leasekit/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ContractGroup, ContractOptions } from './options.js';
+import { countCalls, withRenewalFaults } from './wrappers.js';
+
+/**
+ * Registers the whole leasekit contract suite for one backend with vitest. Call it at the top
+ * level of a test file. Every test uses its own random keys, so tests are independent and can
+ * run against a shared server.
+ */
+export function runLeaseContractTests(options: ContractOptions): void {
+  const caps = options.capabilities;
+  const step = caps.ttlGranularityMs ?? 1;
+  const roundUp = (ms: number) => Math.ceil(ms / step) * step;
+  const ttlMs = options.timing?.ttlMs ?? roundUp(Math.max(caps.minTtlMs, 600));
+  const timeout = options.timing?.testTimeoutMs ?? Math.max(30_000, ttlMs * 6);
+  const forceExpire = options.hooks?.forceExpire;
+  /** Expiry tests wait a real TTL unless the backend can force it; long TTLs make them "slow". */
+  const slowSkipped = options.slow === false && ttlMs > 5_000;
+  const skipped = new Set<ContractGroup>(options.skip ?? []);
+  const only = options.only ? new Set<ContractGroup>(options.only) : undefined;
+  const group = (name: ContractGroup, title: string, body: () => void, unsupported = false) => {
+    if (only && !only.has(name)) return; // registered by another file (see `only`)
+    describe.skipIf(skipped.has(name) || unsupported)(title, body);
+  };
+
+  const opened: AnyBackend[] = [];
+  const lockers: Locker[] = [];
+  const newBackend = async (): Promise<AnyBackend> => {
+    const backend = await options.createBackend();
+    opened.push(backend);
+    return backend;
+  };
+  const newLocker = async (extra: LockerOptions = {}, backend?: AnyBackend): Promise<Locker> => {
+    const locker = createLocker(backend ?? (await newBackend()), { ttl: ttlMs, wait: 0, ...extra });
+    lockers.push(locker);
+    return locker;
+  };
+  const key = (label: string) => `lk-test:${label}:${randomUUID()}`;
+
+  afterAll(async () => {
+    await Promise.allSettled(lockers.map((locker) => locker.close()));
+    await Promise.allSettled(opened.map((backend) => backend.close()));
+  });
+
+  describe(`leasekit contract: ${options.name}`, { timeout }, () => {
+    group('basics', 'acquire and release', () => {
+      it('declares the capabilities the backend reports', async () => {
+        const backend = await newBackend();
+        expect(canRenew(backend)).toBe(caps.renew);
+        expect(backend.capabilities.fencing).toBe(caps.fencing);
+        expect(backend.capabilities.minTtlMs).toBe(caps.minTtlMs);
+        expect(backend.capabilities.maxTtlMs).toBe(caps.maxTtlMs);
+        expect(typeof backend.name).toBe('string');
+        expect(typeof backend.inspect === 'function').toBe(caps.inspect ?? false);
+        expect(typeof backend.released === 'function').toBe(caps.releasedHint ?? false);
+      });
+
+      it('acquires a free key, releases it, and the key is free again', async () => {
+        const locker = await newLocker();
+        const k = key('basic');
+        const lease = await locker.acquire(k);
+        expect(lease.key).toBe(k);
+        expect(lease.token).toMatch(/\S{8,}/);
+        expect(lease.held).toBe(true);
+        expect(lease.signal.aborted).toBe(false);
+        expect(lease.expiresAt).toBeGreaterThan(Date.now());
+        expect(lease.expiresAt).toBeLessThanOrEqual(Date.now() + ttlMs);
+        expect(await lease.release()).toBe(true);
+        expect(lease.held).toBe(false);
+        const again = await locker.tryAcquire(k);
+        expect(again).not.toBeNull();
+        await again!.release();
+      });
+
+      it("release is idempotent: a second call returns the first call's result", async () => {
+        const locker = await newLocker();
+        const lease = await locker.acquire(key('idempotent'));
+        expect(await lease.release()).toBe(true);
+        expect(await lease.release()).toBe(true); // the same settled release
+        const other = await locker.acquire(lease.key);
+        expect(await other.release()).toBe(true);
+      });
+
+      it('await using releases the lease at the end of the scope', async () => {
+        const locker = await newLocker();
+        const k = key('using');
+        {
+          await using lease = await locker.acquire(k);
+          expect(lease.held).toBe(true);
+          expect(await locker.tryAcquire(k)).toBeNull();
+        }
+        const after = await locker.tryAcquire(k);
+        expect(after).not.toBeNull();
+        await after!.release();
+      });
+
+      it('tryAcquire on a held key returns null without waiting', async () => {
+        const [a, b] = [await newLocker(), await newLocker()];
+        const k = key('try');
+        const lease = await a.acquire(k);
+        const started = performance.now();
+        expect(await b.tryAcquire(k)).toBeNull();
+        expect(performance.now() - started).toBeLessThan(ttlMs);
+        await lease.release();
+        const next = await b.tryAcquire(k);
+        expect(next).not.toBeNull();
+        await next!.release();
+      });
+
+      it('independent keys do not block each other', async () => {
+        const [a, b] = [await newLocker(), await newLocker()];
+        const first = await a.acquire(key('independent-a'));
+        const second = await b.tryAcquire(key('independent-b'));
+        expect(second).not.toBeNull();
+        await Promise.all([first.release(), second!.release()]);
+      });
+
+      it('inspect shows who holds a key (or says plainly that the backend cannot)', async () => {
+        const locker = await newLocker();
+        const k = key('inspect');
+        if (!caps.inspect) {
+          await expect(locker.inspect(k)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+          return;
+        }
+        const lease = await locker.acquire(k, { owner: 'worker-7' });
+        const info = await locker.inspect(k);
+        expect(info?.held).toBe(true);
+        if (info?.token !== undefined) expect(info.token).toBe(lease.token);
+        if (info?.owner !== undefined) expect(info.owner).toBe('worker-7');
+        await lease.release();
+        const after = await locker.inspect(k);
+        expect(after?.held ?? false).toBe(false);
+      });
+    });
+
+    group('contention', 'mutual exclusion', () => {
+      it('50 concurrent contenders on one key: one at a time, all get through', async () => {
+        const k = key('mutex');
+        const pool = await Promise.all(Array.from({ length: 5 }, () => newLocker({ wait: timeout / 2 })));
+        let inside = 0;
+        let maxInside = 0;
+        let done = 0;
+        const fences: number[] = [];
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            pool[i % pool.length]!.withLock(k, async (_signal, lease) => {
+              inside++;
+              maxInside = Math.max(maxInside, inside);
+              if (lease.fence !== undefined) fences.push(lease.fence);
+              await sleep(1);
+              inside--;
+              done++;
+            }),
+          ),
+        );
+        expect(maxInside).toBe(1);
+        expect(done).toBe(50);
+        if (caps.fencing) {
+          expect(fences).toHaveLength(50);
+          for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+        }
+      });
+
+      it('200 different keys acquired and released concurrently', async () => {
+        const [a, b] = [await newLocker(), await newLocker()];
+        const keys = Array.from({ length: 200 }, (_, i) => key(`many-${i}`));
+        const leases = await Promise.all(keys.map((k, i) => (i % 2 ? a : b).acquire(k)));
+        expect(new Set(leases.map((lease) => lease.token)).size).toBe(200);
+        expect(a.heldCount + b.heldCount).toBe(200);
+        const released = await Promise.all(leases.map((lease) => lease.release()));
+        expect(released.every(Boolean)).toBe(true);
+        expect(a.heldCount + b.heldCount).toBe(0);
+      });
+    });
+
+    group('waiting', 'acquire with wait', () => {
+      it('gives up with ACQUIRE_TIMEOUT after the wait, not before', async () => {
+        const [holder, waiter] = [await newLocker(), await newLocker()];
+        const k = key('wait-timeout');
+        const lease = await holder.acquire(k);
+        const wait = Math.min(300, ttlMs / 2);
+        const started = performance.now();
+        const error = await waiter.acquire(k, { wait }).catch((e: unknown) => e);
+        const elapsed = performance.now() - started;
+        expect(isLeaseError(error, 'ACQUIRE_TIMEOUT')).toBe(true);
+        expect((error as Error).message).toContain(k);
+        expect(elapsed).toBeGreaterThanOrEqual(wait - 5);
+        await lease.release();
+      });
+
+      it('gets the key as soon as the holder releases it', async () => {
+        const [holder, waiter] = [await newLocker(), await newLocker()];
+        const k = key('wait-release');
+        const lease = await holder.acquire(k);
+        const waiting = waiter.acquire(k, { wait: timeout / 2 });
+        await sleep(50);
+        await lease.release();
+        const next = await waiting;
+        expect(next.held).toBe(true);
+        await next.release();
+      });
+
+      it('an abort stops the wait with the signal reason and leaves nothing locked', async () => {
+        const [holder, waiter] = [await newLocker(), await newLocker()];
+        const k = key('wait-abort');
+        const lease = await holder.acquire(k);
+        const controller = new AbortController();
+        const reason = new Error('caller gave up');
+        const waiting = waiter.acquire(k, { wait: timeout, signal: controller.signal });
+        setTimeout(() => controller.abort(reason), 100);
+        const started = performance.now();
+        await expect(waiting).rejects.toBe(reason);
+        expect(performance.now() - started).toBeLessThan(timeout / 2);
+        await lease.release();
+        const after = await holder.tryAcquire(k);
+        expect(after).not.toBeNull();
+        await after!.release();
+      });
+
+      it('an already aborted signal rejects before any I/O', async () => {
+        const counted = countCalls(await newBackend());
+        const locker = await newLocker({}, counted.backend);
+        await expect(locker.acquire(key('pre-abort'), { signal: AbortSignal.abort() })).rejects.toMatchObject(
+          {
+            name: 'AbortError',
+          },
+        );
+        expect(counted.total()).toBe(0);
+      });
+
+      it.skipIf(!caps.releasedHint)('the released hint fires after another client releases', async () => {
+        const backend = await newBackend();
+        if (!backend.released)
+          throw new Error('capabilities declare releasedHint but backend.released is missing');
+        const holder = await newLocker();
+        const k = key('hint');
+        const lease = await holder.acquire(k);
+        const stop = new AbortController();
+        let woke = false;
+        const hint = backend.released(k, stop.signal).then(() => {
+          woke = true;
+        });
+        await sleep(50);
+        await lease.release();
+        await Promise.race([hint, sleep(5_000)]);
+        expect(woke).toBe(true);
+        stop.abort();
+      });
+    });
+
+    group(
+      'expiry',
+      'TTL expiry',
+      () => {
+        it('a timeout lock signals its holder before its deadline, and the key frees when the TTL runs out', async () => {
+          const [holder, next] = [await newLocker(), await newLocker()];
+          const k = key('expiry');
+          const lease = await holder.acquire(k, { mode: 'timeout' });
+          const deadline = lease.expiresAt;
+          const abortedAt = await new Promise<number>((resolve) =>
+            lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
+          );
+          expect(abortedAt).toBeLessThan(deadline);
+          expect((lease.signal.reason as LeaseLostError).reason).toBe('expired');
+          expect(lease.held).toBe(false);
+          // The store's own expiry follows within the drift allowance (a store that waits out a full
+          // lease duration before taking over, as DynamoDB's record-version rule does, needs up to
+          // one more TTL): no forced expiry here.
+          const successor = await next.acquire(k, { wait: ttlMs * 3 });
+          expect(successor.held).toBe(true);
+          if (caps.fencing) expect(successor.fence!).toBeGreaterThan(lease.fence!);
+          expect(await lease.release()).toBe(false);
+          await successor.release();
+        });
+      },
+      slowSkipped,
+    );
+
+    group(
+      'renewal',
+      'renewal',
+      () => {
+        it.skipIf(slowSkipped)('a lease lock is kept past several TTLs by background renewal', async () => {
+          const [holder, other] = [await newLocker(), await newLocker()];
+          const k = key('renew');
+          const lease = await holder.acquire(k, { mode: 'lease' });
+          await sleep(ttlMs * 2.5);
+          expect(lease.held).toBe(true);
+          expect(lease.signal.aborted).toBe(false);
+          expect(await other.tryAcquire(k)).toBeNull();
+          expect(await lease.release()).toBe(true);
+        });
+
+        it.skipIf(slowSkipped)('renew() extends a timeout lock by hand', async () => {
+          const [holder, other] = [await newLocker(), await newLocker()];
+          const k = key('manual-renew');
+          const lease = await holder.acquire(k, { mode: 'timeout' });
+          const before = lease.expiresAt;
+          await sleep(ttlMs * 0.5);
+          await lease.renew();
+          expect(lease.expiresAt).toBeGreaterThan(before);
+          await sleep(ttlMs * 0.7);
+          expect(lease.held).toBe(true);
+          expect(await other.tryAcquire(k)).toBeNull();
+          await lease.release();
+        });
+
+        it.skipIf(slowSkipped)(
+          'a holder whose renewals fail is told before its lease can have expired',
+          async () => {
+            const { backend, faults } = withRenewalFaults((await newBackend()) as LeaseBackend);
+            const lostEvents: string[] = [];
+            const locker = await newLocker(
+              { hooks: { lost: (event) => lostEvents.push(event.key) } },
+              backend,
+            );
+            const k = key('renew-fail');
+            let onLost: LeaseLostError | undefined;
+            const lease = await locker.acquire(k, { mode: 'lease', onLost: (error) => (onLost = error) });
+            const deadline = lease.expiresAt;
+            faults.failRenewals = true;
+            const abortedAt = await new Promise<number>((resolve) =>
+              lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
+            );
+            expect(abortedAt).toBeLessThan(deadline);
+            const reason = lease.signal.reason as LeaseLostError;
+            expect(isLeaseError(reason, 'LEASE_LOST')).toBe(true);
+            expect(reason.reason).toBe('renewal-failed');
+            expect(onLost).toBe(reason);
+            expect(lostEvents).toEqual([k]);
+            expect(lease.held).toBe(false);
+            expect(() => lease.assertHeld()).toThrow(reason);
+            faults.failRenewals = false;
+            await lease.release();
+          },
+        );
+
+        it.skipIf(!forceExpire)(
+          'a holder whose key was taken over learns it at the next renewal',
+          async () => {
+            const [holder, thief] = [await newLocker(), await newLocker()];
+            const k = key('taken');
+            const lease = await holder.acquire(k, { mode: 'lease' });
+            await forceExpire!(k);
+            const stolen = await thief.acquire(k, { wait: ttlMs });
+            await new Promise((resolve) => lease.signal.addEventListener('abort', resolve, { once: true }));
+            expect((lease.signal.reason as LeaseLostError).reason).toBe('taken');
+            expect(await lease.release()).toBe(false);
+            expect(stolen.held).toBe(true);
+            await stolen.release();
+          },
+        );
+
+        it.skipIf(slowSkipped)(
+          'withLease renews through a routine longer than the TTL, then releases',
+          async () => {
+            const [locker, other] = [await newLocker(), await newLocker()];
+            const k = key('with-lease');
+            const result = await locker.withLease(k, async (signal) => {
+              await sleep(ttlMs * 1.6);
+              expect(signal.aborted).toBe(false);
+              expect(await other.tryAcquire(k)).toBeNull();
+              return 42;
+            });
+            expect(result).toBe(42);
+            const after = await other.tryAcquire(k);
+            expect(after).not.toBeNull();
+            await after!.release();
+          },
+        );
+
+        it("withLease rethrows the routine's own error and still releases", async () => {
+          const [locker, other] = [await newLocker(), await newLocker()];
+          const k = key('with-lease-throw');
+          const failure = new Error('routine failed');
+          await expect(
+            locker.withLease(k, async () => {
+              throw failure;
+            }),
+          ).rejects.toBe(failure);
+          const after = await other.tryAcquire(k);
+          expect(after).not.toBeNull();
+          await after!.release();
+        });
+      },
+      !caps.renew,
+    );
+
+    group('ownership', 'ownership', () => {
+      it('a release by a non-holder is refused and the holder keeps the key', async () => {
+        const backend = await newBackend();
+        const locker = await newLocker({}, backend);
+        const k = key('non-holder');
+        const lease = await locker.acquire(k);
+        expect(await backend.release({ key: k, token: randomUUID() })).toBe(false);
+        expect(await locker.tryAcquire(k)).toBeNull();
+        expect(lease.held).toBe(true);
+        await lease.release();
+      });
+
+      it.skipIf(!caps.renew)('a renewal by a non-holder is refused', async () => {
+        const backend = (await newBackend()) as LeaseBackend;
+        const locker = await newLocker({}, backend);
+        const k = key('renew-non-holder');
+        const lease = await locker.acquire(k);
+        const outcome = await backend.renew({ key: k, token: randomUUID() }, ttlMs);
+        expect(outcome.status).toBe('lost');
+        expect(await backend.renew({ key: key('never-held'), token: randomUUID() }, ttlMs)).toMatchObject({
+          status: 'lost',
+        });
+        await lease.release();
+      });
+
+      it('an acquire retried with the same token succeeds (an earlier attempt may have landed)', async () => {
+        const backend = await newBackend();
+        const k = key('same-token');
+        const token = randomUUID();
+        const first = await backend.tryAcquire({ key: k, token, ttlMs });
+        expect(first.status).toBe('acquired');
+        const retry = await backend.tryAcquire({ key: k, token, ttlMs });
+        expect(retry.status).toBe('acquired');
+        if (caps.fencing && first.status === 'acquired' && retry.status === 'acquired') {
+          expect(retry.fence).toBe(first.fence);
+        }
+        const other = await backend.tryAcquire({ key: k, token: randomUUID(), ttlMs });
+        expect(other.status).toBe('held');
+        expect(await backend.release({ key: k, token })).toBe(true);
+      });
+    });
+
+    group(
+      'fencing',
+      'fencing tokens',
+      () => {
+        it('strictly increase across successive holders on different clients', async () => {
+          const pool = [await newLocker(), await newLocker()];
+          const k = key('fence');
+          let last = 0;
+          for (let i = 0; i < 10; i++) {
+            const lease = await pool[i % 2]!.acquire(k);
+            expect(Number.isSafeInteger(lease.fence)).toBe(true);
+            expect(lease.fence!).toBeGreaterThan(last);
+            last = lease.fence!;
+            await lease.release();
+          }
+        });
+
+        it('survive release: the counter never resets', async () => {
+          const locker = await newLocker();
+          const k = key('fence-release');
+          const first = await locker.acquire(k);
+          await first.release();
+          await sleep(20);
+          const second = await locker.acquire(k);
+          expect(second.fence!).toBeGreaterThan(first.fence!);
+          await second.release();
+        });
+      },
+      !caps.fencing,
+    );
+
+    group('badInput', 'bad input is refused before any I/O', () => {
+      it.each([
+        ['an empty key', '', {}],
+        ['a key that is not a string', 42 as unknown as string, {}],
+        ['an over-long key', 'k'.repeat(5_000), {}],
+        ['a TTL below the minimum', 'ok', { ttl: caps.minTtlMs - 1 }],
+        ['a TTL above the maximum', 'ok', { ttl: caps.maxTtlMs + step }],
+        ['a negative TTL', 'ok', { ttl: -5 }],
+        ['a NaN TTL', 'ok', { ttl: Number.NaN }],
+        ['a malformed TTL string', 'ok', { ttl: 'ten seconds' as never }],
+        ['a negative wait', 'ok', { wait: -1 }],
+        ['a signal that is not an AbortSignal', 'ok', { signal: {} as AbortSignal }],
+        ['an unknown mode', 'ok', { mode: 'forever' as never }],
+      ] as const)('%s', async (_label, badKey, acquireOptions) => {
+        const counted = countCalls(await newBackend());
+        const locker = await newLocker({}, counted.backend);
+        const error = await locker.acquire(badKey, acquireOptions).catch((e: unknown) => e);
+        expect(isLeaseError(error, 'INVALID_ARGUMENT')).toBe(true);
+        expect((error as Error).message).toMatch(/must/);
+        expect(counted.total()).toBe(0);
+        // Nothing was left locked by the bad request.
+        const lease = await locker.tryAcquire(key('after-bad-input'));
+        expect(lease).not.toBeNull();
+        await lease!.release();
+      });
+
+      it('names the allowed TTL range', async () => {
+        const locker = await newLocker();
+        const error = (await locker
+          .acquire(key('range'), { ttl: caps.maxTtlMs + step })
+          .catch((e: unknown) => e)) as Error;
+        expect(error.message).toMatch(/ttl must be .+ to .+/);
+      });
+    });
+
+    group('lifecycle', 'lifecycle', () => {
+      it('closing the locker releases what it held and refuses new work', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const k = key('close');
+        const lease = await locker.acquire(k, { mode: caps.renew ? 'lease' : 'timeout' });
+        await locker.close();
+        expect(lease.signal.aborted).toBe(true);
+        expect((lease.signal.reason as LeaseLostError).reason).toBe('closed');
+        await expect(locker.acquire(key('closed'))).rejects.toMatchObject({ code: 'CLOSED' });
+        const after = await other.tryAcquire(k);
+        expect(after).not.toBeNull();
+        await after!.release();
+      });
+
+      it('close() leaves no timers or sockets behind', async () => {
+        const handles = () =>
+          process
+            .getActiveResourcesInfo()
+            .filter((name) => name !== 'TTYWrap' && name !== 'PipeWrap' && name !== 'FSReqCallback');
+        await sleep(20);
+        const before = handles();
+        const backend = await options.createBackend();
+        const locker = createLocker(backend, { ttl: ttlMs, wait: ttlMs });
+        const k = key('leaks');
+        const lease = await locker.acquire(k, { mode: caps.renew ? 'lease' : 'timeout' });
+        const waiting = locker.acquire(k, { wait: 100 }).catch(() => undefined);
+        await waiting;
+        await lease.release();
+        await locker.close();
+        await sleep(50);
+        const after = handles();
+        const count = (list: string[]) =>
+          list.reduce<Record<string, number>>((acc, name) => {
+            acc[name] = (acc[name] ?? 0) + 1;
+            return acc;
+          }, {});
+        const grown = Object.entries(count(after)).filter(([name, n]) => n > (count(before)[name] ?? 0));
+        expect(grown).toEqual([]);
+      });
+    });
+  });
+}

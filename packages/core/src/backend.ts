@@ -1,0 +1,138 @@
+/**
+ * The backend SPI. A backend is mechanical: one round of I/O per call, no timers, no retries,
+ * no scheduling. Waiting, backoff, renewal timing and loss detection live in the `Locker`.
+ *
+ * Times (`validUntil`) are on the process's monotonic clock, `performance.now()`.
+ */
+
+export interface BackendCapabilities {
+  /** `tryAcquire` returns a `fence` that strictly increases across successive holders of a key. */
+  readonly fencing: boolean;
+  /** Smallest TTL the store accepts, in ms. */
+  readonly minTtlMs: number;
+  /** Largest finite TTL the store accepts, in ms. */
+  readonly maxTtlMs: number;
+  /** The store can hold a lease with no expiry (`ttl: Infinity`). Such a lease is never renewed. */
+  readonly infiniteTtl: boolean;
+  /** TTLs must be a whole multiple of this many ms (Azure leases: 1000). Default 1. */
+  readonly ttlGranularityMs?: number;
+  /**
+   * Largest `renewFraction` a locker may use with this backend (DynamoDB: 0.5, so a lease is at
+   * least twice the renew interval). Default: any fraction below 1.
+   */
+  readonly maxRenewFraction?: number;
+  /** Longest key accepted, in UTF-16 code units. Default 1024. */
+  readonly maxKeyLength?: number;
+}
+
+/** Identifies one holding of a key: the key and the holder's random token. */
+export interface LeaseRef {
+  readonly key: string;
+  readonly token: string;
+  readonly fence?: number | undefined;
+}
+
+export interface AcquireRequest {
+  readonly key: string;
+  /** Random, unique per `acquire` call (a UUID: Azure needs one). Reused across that call's retries. */
+  readonly token: string;
+  /** Milliseconds, within the capabilities' range, or `Infinity` when `infiniteTtl`. */
+  readonly ttlMs: number;
+  /** Optional description of the holder, stored where the backend can (returned by `inspect`). */
+  readonly owner?: string | undefined;
+}
+
+export type AcquireOutcome =
+  | {
+      readonly status: 'acquired';
+      /** Fencing token, when `capabilities.fencing`. */
+      readonly fence?: number | undefined;
+      /**
+       * The backend's own bound on validity (monotonic ms), when it knows better than
+       * `sentAt + ttl - drift` (Redlock subtracts per-node elapsed time). The locker uses the smaller.
+       */
+      readonly validUntil?: number | undefined;
+    }
+  | {
+      readonly status: 'held';
+      /** When the current holding will expire if not renewed, in ms from now, if the store says. */
+      readonly retryAfterMs?: number | undefined;
+    };
+
+export type RenewOutcome =
+  | { readonly status: 'renewed'; readonly validUntil?: number | undefined }
+  | {
+      readonly status: 'lost';
+      readonly detail?: string | undefined;
+      /** The store's own answer that said so (e.g. Azure's 409 `RestError`), kept as the loss's `cause`. */
+      readonly cause?: unknown;
+    };
+
+/** One item of a batched renewal: either an outcome or the error that item met. */
+export type RenewManyOutcome = RenewOutcome | { readonly status: 'error'; readonly error: unknown };
+
+export interface RenewItem {
+  readonly lease: LeaseRef;
+  readonly ttlMs: number;
+}
+
+export interface LeaseInfo {
+  readonly key: string;
+  readonly held: boolean;
+  /** The holder's token, when the store exposes it. */
+  readonly token?: string | undefined;
+  /** The last fencing token handed out for this key. */
+  readonly fence?: number | undefined;
+  /** Remaining TTL as the store sees it. */
+  readonly ttlRemainingMs?: number | undefined;
+  /** What the holder passed as `owner`. */
+  readonly owner?: string | undefined;
+}
+
+/** A store that can take and release a lock with a TTL, but not extend it. */
+export interface TimeoutBackend {
+  /** Short lowercase name used in errors and telemetry, e.g. `redis`. */
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  /** One attempt. Throws a `LeaseError` (retryable or not) when the store fails. */
+  tryAcquire(request: AcquireRequest): Promise<AcquireOutcome>;
+  /** Compare-and-delete. `false`: this token no longer held the key. */
+  release(lease: LeaseRef): Promise<boolean>;
+  /** Reads the current holding of a key without changing it. */
+  inspect?(key: string): Promise<LeaseInfo | null>;
+  /**
+   * A hint that `key` may have become free: resolves when it might have, or never. Must stop
+   * listening and resolve or stay pending (not reject) once `signal` aborts.
+   */
+  released?(key: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Validates a key beyond the core's checks (length, non-empty); throws `InvalidArgumentError`
+   * naming `operation`.
+   */
+  validateKey?(key: string, operation: string): void;
+  /** Releases what the backend itself created (subscriptions, timers). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A store that can also extend a held lease: what the lease lock and `withLease` need. */
+export interface LeaseBackend extends TimeoutBackend {
+  /** Compare-and-extend to `ttlMs` from now. `lost`: the token no longer holds the key. */
+  renew(lease: LeaseRef, ttlMs: number): Promise<RenewOutcome>;
+  /** Renews many leases in as few round trips as the store allows. Results align with `items`. */
+  renewMany?(items: readonly RenewItem[]): Promise<readonly RenewManyOutcome[]>;
+}
+
+export type AnyBackend = TimeoutBackend | LeaseBackend;
+
+export function canRenew(backend: AnyBackend): backend is LeaseBackend {
+  return typeof (backend as Partial<LeaseBackend>).renew === 'function';
+}
+
+/** Calls a backend method, turning a synchronous throw into a rejection (backends are third-party code). */
+export function callBackend<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

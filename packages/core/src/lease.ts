@@ -1,0 +1,150 @@
+import type { Duration } from './duration.js';
+import { LeaseLostError } from './errors.js';
+
+/**
+ * - `'timeout'`: a timeout lock. Held until released or until its TTL runs out; never renewed
+ *   automatically (`lease.renew()` extends it by hand). If the holder stalls, the lock frees
+ *   itself: pick it when the work has a known, short upper bound.
+ * - `'lease'`: a lease lock. Renewed in the background while held; lost only when renewal
+ *   fails, and then `signal` aborts before the lease can have expired. Pick it for work of
+ *   unknown or long duration, and watch `signal`.
+ */
+export type LeaseMode = 'timeout' | 'lease';
+
+/** A held lock. Dispose it (`await using`) or call `release()`. */
+export interface Lease extends AsyncDisposable {
+  readonly key: string;
+  /** Random token identifying this holding in the store. */
+  readonly token: string;
+  /**
+   * Fencing token, strictly increasing across successive holders of this key (when the backend
+   * supports fencing, else `undefined`). Pass it to the resource you protect and have it reject
+   * writes carrying a smaller one.
+   */
+  readonly fence: number | undefined;
+  readonly mode: LeaseMode;
+  /** Aborts, with a `LeaseLostError` as reason, when the lease is lost or about to expire. */
+  readonly signal: AbortSignal;
+  /** Wall-clock estimate (epoch ms) of the local deadline: never later than the store's expiry. */
+  readonly expiresAt: number;
+  /** Milliseconds of validity left on the local monotonic clock (0 once lost or released). */
+  readonly remainingMs: number;
+  /** True while held and within validity. */
+  readonly held: boolean;
+  /** Throws the `LeaseLostError` (or a `NotHolderError` after release) unless `held`. */
+  assertHeld(): void;
+  /** Extends the lease to `ttl` (default: its TTL) from now. Rejects with `LeaseLostError` when lost. */
+  renew(ttl?: Duration): Promise<void>;
+  /** Releases the lock: `true` when this holding was still in the store and is now gone. Idempotent. */
+  release(): Promise<boolean>;
+}
+
+export type LeaseState = 'held' | 'lost' | 'released';
+
+/** What a lease handle calls back into (implemented by the locker). */
+export interface LeaseOwner {
+  renewLease(handle: LeaseHandle, ttl: Duration | undefined): Promise<void>;
+  releaseLease(handle: LeaseHandle): Promise<boolean>;
+  /** Declares the lease lost now if its loss point has passed (a late timer). */
+  checkLease(handle: LeaseHandle): void;
+}
+
+export class LeaseHandle implements Lease {
+  readonly key: string;
+  readonly token: string;
+  readonly fence: number | undefined;
+  readonly mode: LeaseMode;
+  readonly acquiredAt: number;
+  readonly onLost: ((error: LeaseLostError) => void) | undefined;
+  ttlMs: number;
+  /** Local validity deadline, monotonic ms. */
+  deadline: number;
+  /** When loss is declared if not renewed: shortly before `deadline`. */
+  lossAt: number;
+  /** Next renewal, monotonic ms (Infinity: none scheduled). */
+  renewAt: number = Infinity;
+  /** Consecutive failed renewals. */
+  failures: number = 0;
+  state: LeaseState = 'held';
+  /** Agenda versions: an agenda entry is live only while its seq matches. */
+  seq: number = 0;
+  inflight: Promise<void> | undefined;
+  lostError: LeaseLostError | undefined;
+  releasing: Promise<boolean> | undefined;
+  readonly #controller = new AbortController();
+  readonly #owner: LeaseOwner;
+
+  constructor(
+    owner: LeaseOwner,
+    init: {
+      key: string;
+      token: string;
+      fence: number | undefined;
+      mode: LeaseMode;
+      ttlMs: number;
+      acquiredAt: number;
+      deadline: number;
+      lossAt: number;
+      onLost: ((error: LeaseLostError) => void) | undefined;
+    },
+  ) {
+    this.#owner = owner;
+    this.key = init.key;
+    this.token = init.token;
+    this.fence = init.fence;
+    this.mode = init.mode;
+    this.ttlMs = init.ttlMs;
+    this.acquiredAt = init.acquiredAt;
+    this.deadline = init.deadline;
+    this.lossAt = init.lossAt;
+    this.onLost = init.onLost;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get expiresAt(): number {
+    if (this.deadline === Infinity) return Infinity;
+    return Date.now() + (this.deadline - performance.now());
+  }
+
+  get remainingMs(): number {
+    if (!this.held) return 0;
+    return Math.max(0, this.deadline - performance.now());
+  }
+
+  get held(): boolean {
+    if (this.state !== 'held') return false;
+    this.#owner.checkLease(this);
+    return this.state === 'held';
+  }
+
+  assertHeld(): void {
+    if (this.held) return;
+    if (this.lostError) throw this.lostError;
+    throw new LeaseLostError('expired', 'the lease was released', { key: this.key, operation: 'assert' });
+  }
+
+  renew(ttl?: Duration): Promise<void> {
+    return this.#owner.renewLease(this, ttl);
+  }
+
+  release(): Promise<boolean> {
+    return this.#owner.releaseLease(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /** Marks the lease lost and aborts its signal. Returns false if it was no longer held. */
+  markLost(error: LeaseLostError): boolean {
+    if (this.state !== 'held') return false;
+    this.state = 'lost';
+    this.lostError = error;
+    this.seq++;
+    this.#controller.abort(error);
+    return true;
+  }
+}

@@ -1,0 +1,718 @@
+import { randomUUID } from 'node:crypto';
+import { type AcquireOutcome, type AnyBackend, callBackend, canRenew, type LeaseInfo } from './backend.js';
+import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import { type Duration, formatMs } from './duration.js';
+import {
+  AcquireTimeoutError,
+  BackendUnavailableError,
+  ClosedError,
+  InvalidArgumentError,
+  type LeaseError,
+  LeaseLostError,
+  toLeaseError,
+  UnsupportedError,
+} from './errors.js';
+import { callHook, type LockerHooks } from './hooks.js';
+import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner } from './lease.js';
+import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
+import { endSpan, loadTracer, type TracerLike } from './tracing.js';
+import { checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
+import { WaitQueues } from './wait-queue.js';
+
+export interface RetryOptions {
+  /** First backoff step. Default `'25ms'`. */
+  readonly initial?: Duration;
+  /** Largest backoff step. Default `'1s'`. */
+  readonly max?: Duration;
+  /** Largest random amount taken off a step. Default: the whole step (full jitter). */
+  readonly maxJitter?: Duration;
+}
+
+export interface LockerOptions {
+  /** Default TTL. Default `'30s'`. */
+  readonly ttl?: Duration;
+  /** Default time `acquire` waits for a held key. Default `'10s'`; `Infinity` waits until `signal` aborts. */
+  readonly wait?: Duration;
+  /** Default mode of `acquire`/`tryAcquire`. Default `'timeout'` (`withLease` always uses `'lease'`). */
+  readonly mode?: LeaseMode;
+  /** Backoff between attempts while waiting (the seed SDK's `initial`/`max`/`maxJitter`). */
+  readonly retry?: RetryOptions;
+  /** Renew a lease when this fraction of its TTL has passed. Default `1/3`. */
+  readonly renewFraction?: number;
+  /** Clock drift allowance subtracted from validity: `ttl * factor + fixed`. Default `0.01` and `'2ms'`. */
+  readonly clockDrift?: { readonly factor?: number; readonly fixed?: Duration };
+  /** Declare loss this long before the local deadline. Default: 5% of the TTL, between 2 ms and 1 s. */
+  readonly lossMargin?: Duration;
+  /** Renewals due within this window go out together. Default `'25ms'`. */
+  readonly renewBatchWindow?: Duration;
+  /** Longest a release may hold up its caller; after that the lease is left to expire. Default `'2s'`. */
+  readonly releaseTimeout?: Duration;
+  /** Stored with each lease where the backend can (shown by `inspect`). */
+  readonly owner?: string;
+  readonly hooks?: LockerHooks;
+  /** Emit OpenTelemetry spans when `@opentelemetry/api` is installed. Default `true`. */
+  readonly tracing?: boolean;
+  /** `close()` also closes the backend. Default `true`. */
+  readonly closeBackend?: boolean;
+}
+
+export interface AcquireOptions {
+  readonly ttl?: Duration;
+  /** How long to wait for a held key (`0`: one attempt). */
+  readonly wait?: Duration;
+  readonly signal?: AbortSignal;
+  readonly mode?: LeaseMode;
+  readonly owner?: string;
+  /** Called once if the lease is lost (also signalled through `lease.signal`). */
+  readonly onLost?: (error: LeaseLostError) => void;
+}
+
+export type TryAcquireOptions = Omit<AcquireOptions, 'wait'>;
+export type WithLeaseOptions = Omit<AcquireOptions, 'mode'>;
+
+export interface Locker {
+  readonly backend: AnyBackend;
+  /** Takes the lock, waiting up to `wait` with backoff; rejects with `AcquireTimeoutError` if it stays held. */
+  acquire(key: string, options?: AcquireOptions): Promise<Lease>;
+  /** One attempt: the lease, or `null` when someone else holds the key. */
+  tryAcquire(key: string, options?: TryAcquireOptions): Promise<Lease | null>;
+  /**
+   * Lease lock around `routine`: acquired, renewed while it runs, released after (even on throw).
+   * `signal` aborts if the lease is lost; the call then rejects with the `LeaseLostError`
+   * unless the routine itself threw, whose error always wins.
+   */
+  withLease<T>(
+    key: string,
+    routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
+    options?: WithLeaseOptions,
+  ): Promise<T>;
+  /** Timeout lock around `routine`: never renewed; `signal` aborts when the TTL is about to run out. */
+  withLock<T>(
+    key: string,
+    routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
+    options?: WithLeaseOptions,
+  ): Promise<T>;
+  /** The store's view of a key, when the backend can tell. */
+  inspect(key: string): Promise<LeaseInfo | null>;
+  /** Leases this locker holds now. */
+  readonly heldCount: number;
+  /** Releases every held lease (bounded by `releaseTimeout`), stops renewals and closes the backend. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface Resolved {
+  ttlMs: number;
+  waitMs: number;
+  mode: LeaseMode;
+  backoff: BackoffPolicy;
+  releaseTimeoutMs: number;
+  timing: Timing;
+}
+
+/** Creates the user-facing locker over any backend. */
+export function createLocker(backend: AnyBackend, options: LockerOptions = {}): Locker {
+  return new LockerImpl(backend, options);
+}
+
+class LockerImpl implements Locker, LeaseOwner {
+  readonly backend: AnyBackend;
+  readonly #options: LockerOptions;
+  readonly #defaults: Resolved;
+  readonly #orchestrator: RenewalOrchestrator;
+  readonly #held = new Set<LeaseHandle>();
+  /** This locker's current holding per key (a lock: at most one). */
+  readonly #heldByKey = new Map<string, LeaseHandle>();
+  /** Store requests still in flight that close() must let finish (attempts, give-backs). */
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #waiters: WaitQueues;
+  #tracer: TracerLike | undefined;
+  #tracerReady: Promise<unknown> | undefined;
+  #closed = false;
+
+  constructor(backend: AnyBackend, options: LockerOptions) {
+    if (!backend || typeof backend.tryAcquire !== 'function' || typeof backend.release !== 'function') {
+      throw new InvalidArgumentError('createLocker needs a backend with tryAcquire() and release()', {
+        operation: 'configure',
+      });
+    }
+    this.backend = backend;
+    this.#options = options;
+    this.#waiters = new WaitQueues(backend, (key) => this.#heldByKey.has(key));
+    const mode = options.mode ?? 'timeout';
+    if (mode !== 'timeout' && mode !== 'lease') {
+      throw new InvalidArgumentError(`mode must be 'timeout' or 'lease'; got ${String(mode)}`, {
+        operation: 'configure',
+      });
+    }
+    const op = 'configure';
+    const retry = options.retry ?? {};
+    this.#defaults = {
+      ttlMs: checkTtl(backend, options.ttl ?? '30s', op),
+      waitMs: checkDuration(backend, options.wait ?? '10s', 'wait', op, true),
+      mode,
+      backoff: {
+        initialMs: checkDuration(backend, retry.initial ?? '25ms', 'retry.initial', op),
+        maxMs: checkDuration(backend, retry.max ?? '1s', 'retry.max', op),
+        maxJitterMs: checkDuration(backend, retry.maxJitter ?? Infinity, 'retry.maxJitter', op, true),
+      },
+      releaseTimeoutMs: checkDuration(backend, options.releaseTimeout ?? '2s', 'releaseTimeout', op),
+      timing: {
+        driftFactor: options.clockDrift?.factor ?? 0.01,
+        driftFixedMs: checkDuration(backend, options.clockDrift?.fixed ?? 2, 'clockDrift.fixed', op),
+        renewFraction: checkFraction(options.renewFraction ?? 1 / 3, 'renewFraction', 0, 1),
+        lossMarginMs:
+          options.lossMargin === undefined
+            ? undefined
+            : checkDuration(backend, options.lossMargin, 'lossMargin', op),
+        batchWindowMs: checkDuration(backend, options.renewBatchWindow ?? 25, 'renewBatchWindow', op),
+      },
+    };
+    const driftFactor: unknown = this.#defaults.timing.driftFactor;
+    if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
+      throw new InvalidArgumentError(
+        `clockDrift.factor must be >= 0 and < 0.5; got ${this.#defaults.timing.driftFactor}`,
+        { operation: op },
+      );
+    }
+    const maxRenewFraction = backend.capabilities.maxRenewFraction;
+    if (maxRenewFraction !== undefined && this.#defaults.timing.renewFraction > maxRenewFraction) {
+      throw new InvalidArgumentError(
+        `renewFraction must be at most ${maxRenewFraction} for the ${backend.name} backend (a lease must last at least ${+(1 / maxRenewFraction).toFixed(2)} renew intervals); got ${+this.#defaults.timing.renewFraction.toFixed(4)}`,
+        { backend: backend.name, operation: op },
+      );
+    }
+    if (mode === 'lease' && !canRenew(backend)) throw this.#cannotRenew(op);
+    this.#orchestrator = new RenewalOrchestrator({
+      backend,
+      timing: this.#defaults.timing,
+      hooks: options.hooks,
+      tracer: () => this.#tracer,
+      lost: (handle, error) => this.#onLost(handle, error),
+    });
+    if (options.tracing !== false) {
+      this.#tracerReady = loadTracer().then((tracer) => {
+        this.#tracer = tracer;
+        this.#tracerReady = undefined;
+      });
+    }
+  }
+
+  get heldCount(): number {
+    return this.#held.size;
+  }
+
+  async acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
+    const request = this.#prepare(key, options, 'acquire');
+    const waitMs =
+      options.wait === undefined
+        ? this.#defaults.waitMs
+        : checkDuration(this.backend, options.wait, 'wait', 'acquire', true);
+    if (this.#tracerReady) await this.#tracerReady;
+    return this.#traced('acquire', key, request.mode, () => this.#acquireLoop(request, waitMs));
+  }
+
+  async tryAcquire(key: string, options: TryAcquireOptions = {}): Promise<Lease | null> {
+    const request = this.#prepare(key, options, 'acquire');
+    if (this.#tracerReady) await this.#tracerReady;
+    return this.#traced('acquire', key, request.mode, async () => {
+      const start = performance.now();
+      const result = await this.#attempt(request, 1, start);
+      if (result.kind === 'acquired') return result.lease;
+      if (result.kind === 'error') throw result.error;
+      return null;
+    });
+  }
+
+  withLease<T>(
+    key: string,
+    routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
+    options: WithLeaseOptions = {},
+  ): Promise<T> {
+    return this.#withHeld(key, routine, { ...options, mode: 'lease' });
+  }
+
+  withLock<T>(
+    key: string,
+    routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
+    options: WithLeaseOptions = {},
+  ): Promise<T> {
+    return this.#withHeld(key, routine, { ...options, mode: 'timeout' });
+  }
+
+  async inspect(key: string): Promise<LeaseInfo | null> {
+    checkKey(this.backend, key, 'inspect');
+    if (!this.backend.inspect) {
+      throw new UnsupportedError('this backend cannot inspect keys', {
+        backend: this.backend.name,
+        operation: 'inspect',
+      });
+    }
+    try {
+      return await this.backend.inspect(key);
+    } catch (error) {
+      throw toLeaseError(error, { backend: this.backend.name, operation: 'inspect', key });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiters.abortAll(
+      new ClosedError('the locker was closed while waiting', {
+        backend: this.backend.name,
+        operation: 'acquire',
+      }),
+    );
+    const held = [...this.#held];
+    for (const handle of held) {
+      const error = new LeaseLostError('closed', 'the locker was closed', {
+        backend: this.backend.name,
+        key: handle.key,
+      });
+      // Signal, onLost and the `lost` hook, as for any other loss; the release follows below.
+      if (handle.markLost(error)) this.#onLost(handle, error);
+    }
+    this.#orchestrator.stop();
+    await Promise.all(held.map((handle) => this.releaseLease(handle).catch(() => false)));
+    // Attempts still in flight may yet be granted (and are then given back): let them finish,
+    // then the give-backs they start, each within the release bound, so close() never strands a
+    // lock on a backend it closed.
+    for (let pass = 0; pass < 2 && this.#pending.size > 0; pass++) {
+      await settleWithin([...this.#pending], this.#defaults.releaseTimeoutMs);
+    }
+    if (this.#options.closeBackend !== false) await this.backend.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- LeaseOwner: what lease handles call back into ----
+
+  async renewLease(handle: LeaseHandle, ttl: Duration | undefined): Promise<void> {
+    if (!canRenew(this.backend)) throw this.#cannotRenew('renew');
+    const ttlMs = ttl === undefined ? handle.ttlMs : checkTtl(this.backend, ttl, 'renew');
+    if (ttlMs === Infinity) {
+      throw new InvalidArgumentError('a lease cannot be renewed to an infinite TTL', {
+        backend: this.backend.name,
+        operation: 'renew',
+      });
+    }
+    await this.#orchestrator.renewNow(handle, ttlMs);
+  }
+
+  releaseLease(handle: LeaseHandle): Promise<boolean> {
+    if (handle.state === 'released') return handle.releasing ?? Promise.resolve(false);
+    handle.state = 'released';
+    this.#orchestrator.untrack(handle);
+    this.#forget(handle);
+    handle.releasing = this.#release(handle);
+    return handle.releasing;
+  }
+
+  checkLease(handle: LeaseHandle): void {
+    this.#orchestrator.check(handle);
+  }
+
+  // ---- internals ----
+
+  #cannotRenew(operation: string): UnsupportedError {
+    return new UnsupportedError(
+      `this backend cannot renew leases (it is a timeout-lock backend); use mode 'timeout' / withLock, or a backend with renew()`,
+      { backend: this.backend.name, operation },
+    );
+  }
+
+  #prepare(key: string, options: AcquireOptions, operation: string): Prepared {
+    if (this.#closed)
+      throw new ClosedError('the locker is closed', { backend: this.backend.name, operation, key });
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options must be an object', { backend: this.backend.name, operation });
+    }
+    checkKey(this.backend, key, operation);
+    const mode = options.mode ?? this.#defaults.mode;
+    if (mode !== 'timeout' && mode !== 'lease') {
+      throw new InvalidArgumentError(`mode must be 'timeout' or 'lease'; got ${String(mode)}`, {
+        backend: this.backend.name,
+        operation,
+      });
+    }
+    if (mode === 'lease' && !canRenew(this.backend)) throw this.#cannotRenew(operation);
+    const ttlMs =
+      options.ttl === undefined ? this.#defaults.ttlMs : checkTtl(this.backend, options.ttl, operation);
+    if (mode === 'lease' && ttlMs === Infinity) {
+      throw new InvalidArgumentError("an infinite TTL is for timeout-less use only: use mode 'timeout'", {
+        backend: this.backend.name,
+        operation,
+      });
+    }
+    const signal = checkSignal(options.signal, operation);
+    if (options.onLost !== undefined && typeof options.onLost !== 'function') {
+      throw new InvalidArgumentError('onLost must be a function', { backend: this.backend.name, operation });
+    }
+    signal?.throwIfAborted();
+    return {
+      key,
+      mode,
+      ttlMs,
+      signal,
+      token: randomUUID(),
+      owner: options.owner ?? this.#options.owner,
+      onLost: options.onLost,
+    };
+  }
+
+  async #traced<T>(operation: string, key: string, mode: LeaseMode, run: () => Promise<T>): Promise<T> {
+    const span = this.#tracer?.startSpan(`leasekit.${operation}`, {
+      attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': key, 'leasekit.mode': mode },
+    });
+    if (!span) return run();
+    try {
+      const result = await run();
+      span.setAttribute('leasekit.acquired', result !== null);
+      endSpan(span);
+      return result;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async #acquireLoop(request: Prepared, waitMs: number): Promise<Lease> {
+    if (waitMs === 0) {
+      const result = await this.#attempt(request, 1, performance.now());
+      if (result.kind === 'acquired') return result.lease;
+      if (result.kind === 'error') throw result.error;
+      throw this.#timeout(request, waitMs, 1, 0);
+    }
+    const start = performance.now();
+    const giveUpAt = start + waitMs;
+    const ticket = this.#waiters.join(request.key);
+    let acquired = false;
+    let attempts = 0;
+    try {
+      for (;;) {
+        // Behind other waiters of this locker: wait for the turn (the head polls the store, not us).
+        while (!ticket.isHead) {
+          const remaining = giveUpAt - performance.now();
+          if (remaining <= 0) throw this.#timeout(request, waitMs, attempts, performance.now() - start);
+          await ticket.wait(remaining, request.signal);
+        }
+        if (this.#closed) {
+          throw new ClosedError('the locker was closed while waiting', {
+            backend: this.backend.name,
+            operation: 'acquire',
+            key: request.key,
+          });
+        }
+        const result = await this.#attempt(request, ++attempts, start);
+        if (result.kind === 'acquired') {
+          acquired = true;
+          return result.lease;
+        }
+        if (result.kind === 'error' && !result.error.retryable) throw result.error;
+        const remaining = giveUpAt - performance.now();
+        if (remaining <= 0) {
+          if (result.kind === 'error') throw result.error;
+          throw this.#timeout(request, waitMs, attempts, performance.now() - start);
+        }
+        const retryAfterMs = result.kind === 'held' ? result.retryAfterMs : undefined;
+        const delay = this.#pollDelay(request.key, attempts - 1, retryAfterMs, remaining);
+        await ticket.wait(delay, request.signal);
+      }
+    } finally {
+      ticket.leave(acquired);
+    }
+  }
+
+  /** How long to sleep before the next attempt, unless woken by a release first. */
+  #pollDelay(key: string, step: number, retryAfterMs: number | undefined, remaining: number): number {
+    // Held by this very locker: its release or loss wakes us, so polling would only burn the store.
+    const local = this.#heldByKey.get(key);
+    if (local) return Math.min(remaining, Math.max(1, local.lossAt - performance.now()));
+    let delay = backoffDelay(step, this.#defaults.backoff);
+    // A store that says when the holding expires: no point sleeping past that.
+    if (retryAfterMs !== undefined) delay = Math.min(delay, Math.max(1, retryAfterMs));
+    return Math.min(delay, remaining);
+  }
+
+  #timeout(request: Prepared, waitMs: number, attempts: number, waitedMs: number): AcquireTimeoutError {
+    return new AcquireTimeoutError(
+      `still held by someone else after waiting ${formatMs(waitMs)} (${attempts} attempt${attempts === 1 ? '' : 's'})`,
+      { backend: this.backend.name, operation: 'acquire', key: request.key, waitedMs, attempts },
+    );
+  }
+
+  /** One attempt: the request's own I/O, raced against its abort signal. */
+  async #attempt(request: Prepared, attempt: number, start: number): Promise<AttemptResult> {
+    const { key, signal } = request;
+    const sentAt = performance.now();
+    const pending = callBackend(() =>
+      this.backend.tryAcquire({ key, token: request.token, ttlMs: request.ttlMs, owner: request.owner }),
+    );
+    this.#pending.add(pending);
+    const untrack = () => this.#pending.delete(pending);
+    pending.then(untrack, untrack);
+    let outcome: AcquireOutcome;
+    try {
+      outcome = signal ? await raceAbort(pending, signal) : await pending;
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) {
+        // The request may still land: release whatever it takes, so an abort never leaves a lock behind.
+        pending.then(
+          (late) => {
+            if (late.status === 'acquired') void this.#releaseRef(key, request.token, late.fence);
+          },
+          () => {},
+        );
+        throw error;
+      }
+      return {
+        kind: 'error',
+        error: toLeaseError(error, { backend: this.backend.name, operation: 'acquire', key }),
+      };
+    }
+    if (outcome.status !== 'acquired') return { kind: 'held', retryAfterMs: outcome.retryAfterMs };
+    const now = performance.now();
+    const deadline = validityDeadline(this.#defaults.timing, sentAt, request.ttlMs, outcome.validUntil);
+    const lossAt = deadline - lossMargin(this.#defaults.timing, request.ttlMs);
+    if (now >= lossAt) {
+      // Granted, but the round trip ate the validity: give it back and count this as a failed
+      // attempt. The next attempt must not reuse this token while that release may still land
+      // (it would delete the new holding), so wait for it, and take a new token unless it is settled.
+      const settled = await this.#releaseRef(key, request.token, outcome.fence);
+      if (!settled) request.token = randomUUID();
+      return {
+        kind: 'error',
+        error: new BackendUnavailableError(
+          `acquired, but the round trip (${formatMs(now - sentAt)}) left no validity of the ${formatMs(request.ttlMs)} TTL; released it`,
+          { backend: this.backend.name, operation: 'acquire', key },
+        ),
+      };
+    }
+    if (this.#closed) {
+      void this.#releaseRef(key, request.token, outcome.fence);
+      throw new ClosedError('the locker was closed during acquire', {
+        backend: this.backend.name,
+        operation: 'acquire',
+        key,
+      });
+    }
+    const handle = new LeaseHandle(this, {
+      key,
+      token: request.token,
+      fence: outcome.fence,
+      mode: request.mode,
+      ttlMs: request.ttlMs,
+      acquiredAt: sentAt,
+      deadline,
+      lossAt,
+      onLost: request.onLost,
+    });
+    if (request.mode === 'lease') {
+      const renewAt = sentAt + request.ttlMs * this.#defaults.timing.renewFraction;
+      handle.renewAt = renewAt < lossAt ? renewAt : sentAt + (lossAt - sentAt) / 2;
+    }
+    this.#held.add(handle);
+    this.#heldByKey.set(key, handle);
+    this.#orchestrator.track(handle);
+    callHook(this.#options.hooks, 'acquired', {
+      key,
+      mode: request.mode,
+      fence: outcome.fence,
+      attempts: attempt,
+      waitedMs: now - start,
+      durationMs: now - sentAt,
+    });
+    return { kind: 'acquired', lease: handle };
+  }
+
+  #forget(handle: LeaseHandle): void {
+    this.#held.delete(handle);
+    if (this.#heldByKey.get(handle.key) === handle) this.#heldByKey.delete(handle.key);
+  }
+
+  #onLost(handle: LeaseHandle, error: LeaseLostError): void {
+    this.#forget(handle);
+    this.#waiters.wake(handle.key);
+    callHook(this.#options.hooks, 'lost', {
+      key: handle.key,
+      error,
+      heldMs: performance.now() - handle.acquiredAt,
+    });
+    const span = this.#tracer?.startSpan('leasekit.lost', {
+      attributes: {
+        'leasekit.backend': this.backend.name,
+        'leasekit.key': handle.key,
+        'leasekit.reason': error.reason,
+      },
+    });
+    endSpan(span, error);
+    if (handle.onLost) {
+      try {
+        handle.onLost(error);
+      } catch (hookError) {
+        process.emitWarning(`leasekit: onLost threw: ${String(hookError)}`, { code: 'LEASEKIT_HOOK_ERROR' });
+      }
+    }
+    // If we lost it because renewals could not get through, free the key as soon as the store is back.
+    if (error.reason === 'renewal-failed' || error.reason === 'late-renewal') {
+      void this.#releaseRef(handle.key, handle.token, handle.fence);
+    }
+  }
+
+  /** Release with a bound: resolves within `releaseTimeout` whatever the store does. */
+  async #release(handle: LeaseHandle): Promise<boolean> {
+    const started = performance.now();
+    const span = this.#tracer?.startSpan('leasekit.release', {
+      attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': handle.key },
+    });
+    try {
+      const wasHeld = await this.#releaseWithin(handle.key, handle.token, handle.fence).finally(() =>
+        // Even a failed release may have freed the key: let the next waiter look.
+        this.#waiters.wake(handle.key),
+      );
+      const now = performance.now();
+      callHook(this.#options.hooks, 'released', {
+        key: handle.key,
+        heldMs: now - handle.acquiredAt,
+        durationMs: now - started,
+        wasHeld,
+      });
+      endSpan(span);
+      return wasHeld;
+    } catch (error) {
+      const leaseError = toLeaseError(error, {
+        backend: this.backend.name,
+        operation: 'release',
+        key: handle.key,
+      });
+      callHook(this.#options.hooks, 'releaseFailed', { key: handle.key, error: leaseError });
+      endSpan(span, leaseError);
+      throw leaseError;
+    }
+  }
+
+  #releaseWithin(key: string, token: string, fence: number | undefined): Promise<boolean> {
+    const timeoutMs = this.#defaults.releaseTimeoutMs;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new BackendUnavailableError(
+            `no answer within releaseTimeout (${formatMs(timeoutMs)}); the lease will expire by its TTL`,
+            {
+              backend: this.backend.name,
+              operation: 'release',
+              key,
+            },
+          ),
+        );
+      }, timeoutMs);
+      callBackend(() => this.backend.release({ key, token, fence })).then(
+        (released) => {
+          clearTimeout(timer);
+          resolve(released);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(toLeaseError(error, { backend: this.backend.name, operation: 'release', key }));
+        },
+      );
+    });
+  }
+
+  /**
+   * Release of a holding we will not use; failures go to the `releaseFailed` hook. Resolves
+   * `true` once the store answered (either way), `false` on an error or timeout. `close()` waits
+   * for these before closing the backend.
+   */
+  #releaseRef(key: string, token: string, fence: number | undefined): Promise<boolean> {
+    const done = this.#releaseWithin(key, token, fence).then(
+      () => true,
+      (error: unknown) => {
+        callHook(this.#options.hooks, 'releaseFailed', {
+          key,
+          error: toLeaseError(error, { backend: this.backend.name, operation: 'release', key }),
+        });
+        return false;
+      },
+    );
+    this.#pending.add(done);
+    void done.then(() => this.#pending.delete(done));
+    return done;
+  }
+
+  async #withHeld<T>(
+    key: string,
+    routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
+    options: AcquireOptions,
+  ): Promise<T> {
+    if (typeof routine !== 'function') {
+      throw new InvalidArgumentError('the routine must be a function', {
+        backend: this.backend.name,
+        operation: 'acquire',
+      });
+    }
+    const lease = await this.acquire(key, options);
+    const signal = options.signal ? AbortSignal.any([lease.signal, options.signal]) : lease.signal;
+    let result: T;
+    try {
+      result = await routine(signal, lease);
+    } catch (routineError) {
+      // The routine's own error wins; a failed release is reported through the hook only.
+      await lease.release().catch(() => {});
+      throw routineError;
+    }
+    const lostBeforeEnd = !lease.held && (lease as LeaseHandle).lostError;
+    await lease.release().catch(() => {});
+    if (lostBeforeEnd) throw lostBeforeEnd;
+    return result;
+  }
+}
+
+interface Prepared {
+  key: string;
+  mode: LeaseMode;
+  ttlMs: number;
+  signal: AbortSignal | undefined;
+  /** Reused across this call's attempts (a landed attempt is recognised), replaced when unsafe. */
+  token: string;
+  owner: string | undefined;
+  onLost: ((error: LeaseLostError) => void) | undefined;
+}
+
+type AttemptResult =
+  | { kind: 'acquired'; lease: LeaseHandle }
+  | { kind: 'held'; retryAfterMs: number | undefined }
+  | { kind: 'error'; error: LeaseError };
+
+/** Settles with `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits for `promises` to settle, but no longer than `ms`. */
+function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.allSettled(promises).then(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,68 @@
+import type { AnyBackend } from './backend.js';
+import { type Duration, formatMs, toMs } from './duration.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** Checks a key before any I/O: a non-empty string within the backend's length limit. */
+export function checkKey(backend: AnyBackend, key: unknown, operation: string): string {
+  const max = backend.capabilities.maxKeyLength ?? 1024;
+  if (typeof key !== 'string' || key.length === 0 || key.length > max) {
+    throw new InvalidArgumentError(
+      `key must be a non-empty string of at most ${max} characters; got ${
+        typeof key === 'string' ? `${key.length} characters` : typeof key
+      }`,
+      { backend: backend.name, operation },
+    );
+  }
+  backend.validateKey?.(key, operation);
+  return key;
+}
+
+/** Resolves and range-checks a TTL against the backend's capabilities. */
+export function checkTtl(backend: AnyBackend, ttl: Duration | undefined, operation: string): number {
+  const caps = backend.capabilities;
+  const options = { backend: backend.name, operation };
+  const ms = toMs(ttl, 'ttl', { allowInfinite: caps.infiniteTtl, error: options });
+  if (ms === Infinity) return ms;
+  const step = caps.ttlGranularityMs ?? 1;
+  const range = `${formatMs(caps.minTtlMs)} to ${formatMs(caps.maxTtlMs)}${caps.infiniteTtl ? ' (or Infinity)' : ''}`;
+  if (ms < caps.minTtlMs || ms > caps.maxTtlMs) {
+    throw new InvalidArgumentError(
+      `ttl must be ${range} for the ${backend.name} backend; got ${formatMs(ms)}`,
+      options,
+    );
+  }
+  if (ms % step !== 0) {
+    throw new InvalidArgumentError(
+      `ttl must be a whole multiple of ${formatMs(step)} for the ${backend.name} backend (${range}); got ${formatMs(ms)}`,
+      options,
+    );
+  }
+  return ms;
+}
+
+export function checkDuration(
+  backend: AnyBackend,
+  value: Duration | undefined,
+  what: string,
+  operation: string,
+  allowInfinite = false,
+): number {
+  return toMs(value, what, { allowInfinite, error: { backend: backend.name, operation } });
+}
+
+export function checkFraction(value: unknown, what: string, low: number, high: number): number {
+  if (typeof value !== 'number' || !(value > low && value < high)) {
+    throw new InvalidArgumentError(
+      `${what} must be a number between ${low} and ${high} (exclusive); got ${String(value)}`,
+      {
+        operation: 'configure',
+      },
+    );
+  }
+  return value;
+}
+
+export function checkSignal(value: unknown, operation: string): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new InvalidArgumentError(`signal must be an AbortSignal; got ${typeof value}`, { operation });
+}

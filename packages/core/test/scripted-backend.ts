@@ -1,0 +1,78 @@
+import type {
+  AcquireOutcome,
+  AcquireRequest,
+  LeaseBackend,
+  LeaseRef,
+  RenewItem,
+  RenewManyOutcome,
+  RenewOutcome,
+} from '../src/index.js';
+
+/**
+ * A programmable SPI double for the orchestrator's unit tests under fake timers: it answers
+ * after a set delay with a set outcome and records when each call was made. (Store behaviour
+ * is tested for real by the contract suite; this only drives the locker's timing.)
+ */
+export type Script<T> = T | Error | 'hang' | ((call: number) => T | Error | 'hang');
+
+export class ScriptedBackend implements LeaseBackend {
+  readonly name = 'scripted';
+  readonly capabilities = { fencing: true, minTtlMs: 1, maxTtlMs: 3_600_000, infiniteTtl: false };
+  latencyMs = 0;
+  acquireScript: Script<AcquireOutcome> = { status: 'acquired', fence: 1 };
+  renewScript: Script<RenewOutcome> = { status: 'renewed' };
+  releaseScript: Script<boolean> = true;
+  readonly calls: { op: string; at: number; key: string; token?: string; ttlMs?: number; batch?: number }[] =
+    [];
+  closed = false;
+  renewMany?: (items: readonly RenewItem[]) => Promise<readonly RenewManyOutcome[]>;
+
+  constructor(options: { renewMany?: boolean } = {}) {
+    if (options.renewMany) {
+      this.renewMany = async (items) => {
+        this.calls.push({ op: 'renewMany', at: performance.now(), key: '*', batch: items.length });
+        const outcome = await this.#answer(this.renewScript, this.count('renewMany'));
+        return items.map(() => outcome);
+      };
+    }
+  }
+
+  count(op: string): number {
+    return this.calls.filter((call) => call.op === op).length;
+  }
+
+  #answer<T>(script: Script<T>, call: number): Promise<T> {
+    const value = typeof script === 'function' ? (script as (n: number) => T | Error | 'hang')(call) : script;
+    if (value === 'hang') return new Promise<T>(() => {});
+    return new Promise<T>((resolve, reject) => {
+      const settle = () => (value instanceof Error ? reject(value) : resolve(value));
+      if (this.latencyMs > 0) setTimeout(settle, this.latencyMs);
+      else queueMicrotask(settle);
+    });
+  }
+
+  tryAcquire(request: AcquireRequest): Promise<AcquireOutcome> {
+    this.calls.push({
+      op: 'acquire',
+      at: performance.now(),
+      key: request.key,
+      token: request.token,
+      ttlMs: request.ttlMs,
+    });
+    return this.#answer(this.acquireScript, this.count('acquire'));
+  }
+
+  renew(lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> {
+    this.calls.push({ op: 'renew', at: performance.now(), key: lease.key, ttlMs });
+    return this.#answer(this.renewScript, this.count('renew'));
+  }
+
+  release(lease: LeaseRef): Promise<boolean> {
+    this.calls.push({ op: 'release', at: performance.now(), key: lease.key, token: lease.token });
+    return this.#answer(this.releaseScript, this.count('release'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

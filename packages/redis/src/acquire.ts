@@ -1,0 +1,119 @@
+import type { AcquireOutcome, AcquireRequest, NodeOutcome } from '@leasekit/core';
+import { quorumError } from './errors.js';
+import { type RedisKeyNames, redisKeyNames } from './keys.js';
+import type { NodeSet } from './node-set.js';
+import { gather, outcomes, quorumDecided, type Reply } from './quorum.js';
+
+type AcquireReply = [acquired: number, fenceOrPttl: number];
+
+const acquired = (value: AcquireReply) => value[0] === 1;
+const judge = (value: AcquireReply): NodeOutcome['outcome'] => (acquired(value) ? 'ok' : 'held');
+
+/**
+ * One Redlock attempt: `SET NX PX` (in a script that also counts fences) on every node at once,
+ * decided as soon as a quorum said yes or can no longer say yes. Whatever is not a success is
+ * unlocked everywhere it may have landed (a timed-out command may still apply).
+ */
+export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise<AcquireOutcome> {
+  const { key, token, ttlMs } = request;
+  const names = redisKeyNames(key, set.prefix);
+  const fencing = set.fencing ? 1 : 0;
+  const replies = await gather(
+    set.nodes,
+    (client) => client.leasekitAcquire(names.lock, names.fence, token, ttlMs, fencing),
+    set.nodeTimeoutMs(ttlMs),
+    quorumDecided(set.quorum, acquired),
+  );
+  const granted = indexesWhere(replies, acquired);
+  if (granted.length >= set.quorum) {
+    if (!set.fencing) return { status: 'acquired' };
+    return { status: 'acquired', fence: await settleFence(set, key, names, token, ttlMs, replies, granted) };
+  }
+  unlock(set, names, token, replies);
+  const held = replies.flatMap((reply) =>
+    reply?.status === 'value' && !acquired(reply.value) ? [reply.value[1]] : [],
+  );
+  if (held.length > set.nodes.length - set.quorum) {
+    return { status: 'held', retryAfterMs: freeIn(held, set.nodes.length - set.quorum) };
+  }
+  throw quorumError('acquire', outcomes(set.nodes, replies, judge), set.quorum, 'acquire', key);
+}
+
+/**
+ * Fencing by quorum intersection. Every node counts its own acquisitions (INCR in the acquire
+ * script); our fence is the maximum over the quorum that granted us the lock. Before the lease
+ * is handed out, a quorum of nodes must hold a counter >= that fence, set while we held the lock
+ * there: nodes that lag behind are raised to it. Any later holder's quorum shares at least one
+ * node with ours, took the lock there after us, and so counts past our fence.
+ */
+async function settleFence(
+  set: NodeSet,
+  key: string,
+  names: RedisKeyNames,
+  token: string,
+  ttlMs: number,
+  replies: readonly (Reply<AcquireReply> | undefined)[],
+  granted: readonly number[],
+): Promise<number> {
+  const fenceOf = (index: number) => (replies[index] as { value: AcquireReply }).value[1];
+  const fence = Math.max(...granted.map(fenceOf));
+  const lagging = granted.filter((index) => fenceOf(index) < fence);
+  const atFence = granted.length - lagging.length;
+  if (atFence >= set.quorum) return fence;
+  const laggingNodes = lagging.map((index) => set.nodes[index]!);
+  const raised = await gather(
+    laggingNodes,
+    (client) => client.leasekitRaiseFence(names.lock, names.fence, token, fence),
+    set.nodeTimeoutMs(ttlMs),
+    quorumDecided(set.quorum - atFence, (value: number) => value === 1),
+  );
+  const raisedCount = raised.filter((reply) => reply?.status === 'value' && reply.value === 1).length;
+  if (atFence + raisedCount >= set.quorum) return fence;
+  unlock(
+    set,
+    names,
+    token,
+    replies.map(() => undefined),
+  );
+  const nodes = outcomes(laggingNodes, raised, (value) => (value === 1 ? 'ok' : 'not-holder'));
+  throw quorumError(
+    'acquire: could not record the fencing token',
+    nodes,
+    set.quorum - atFence,
+    'acquire',
+    key,
+  );
+}
+
+/**
+ * Compare-and-delete on every node that did not answer "held elsewhere". Fire and forget. It
+ * publishes nothing: waiters learn of releases by token, and a retry of this acquire (same
+ * token) may yet hold the key and release it for real.
+ */
+function unlock(
+  set: NodeSet,
+  names: RedisKeyNames,
+  token: string,
+  replies: readonly (Reply<AcquireReply> | undefined)[],
+): void {
+  set.nodes.forEach((node, index) => {
+    const reply = replies[index];
+    if (reply?.status === 'value' && !acquired(reply.value)) return;
+    node.run((client) => client.leasekitRelease(names.lock, token, '')).catch(() => {});
+  });
+}
+
+/** When enough holding nodes will have expired for a quorum to be possible again, in ms. */
+function freeIn(pttls: number[], tolerated: number): number | undefined {
+  pttls.sort((a, b) => a - b);
+  const pttl = pttls[pttls.length - tolerated - 1];
+  return pttl !== undefined && pttl >= 0 ? pttl : undefined;
+}
+
+function indexesWhere<T>(replies: readonly (Reply<T> | undefined)[], ok: (value: T) => boolean): number[] {
+  const indexes: number[] = [];
+  replies.forEach((reply, index) => {
+    if (reply?.status === 'value' && ok(reply.value)) indexes.push(index);
+  });
+  return indexes;
+}

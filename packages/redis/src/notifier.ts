@@ -1,0 +1,118 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { LockNode } from './node.js';
+
+const LINGER_MS = 2_000;
+
+/** A lazily created subscriber connection to one node. */
+class Subscriber {
+  readonly #connection: Redis | Cluster;
+
+  constructor(node: LockNode, onMessage: (channel: string, token: string) => void) {
+    const client = node.client;
+    // A subscription is not a lock command: it may wait in the offline queue, and is renewed after reconnects.
+    this.#connection = node.isCluster
+      ? (client as Cluster).duplicate([], { enableOfflineQueue: true, lazyConnect: false })
+      : (client as Redis).duplicate({ enableOfflineQueue: true, autoResubscribe: true, lazyConnect: false });
+    this.#connection.on('error', () => {});
+    this.#connection.on('message', onMessage);
+  }
+
+  subscribe(channel: string): void {
+    this.#connection.subscribe(channel).catch(() => {});
+  }
+
+  unsubscribe(channel: string): void {
+    this.#connection.unsubscribe(channel).catch(() => {});
+  }
+
+  close(): void {
+    this.#connection.disconnect();
+  }
+}
+
+interface Channel {
+  readonly waiters: Set<() => void>;
+  /** The release last seen, by its token: every node publishes each release once. */
+  lastToken: string | undefined;
+  linger: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The `released` hint. A release publishes the released token on the key's channel (inside the
+ * release script, on every node where it deleted); waiters subscribe to the channel on every
+ * node, through one subscriber connection per node. A release wakes every `released()` call
+ * waiting on the key once (the locker calls it once per key and wakes its own longest waiter):
+ * the copies the other nodes publish of the same release are recognised by the token and
+ * dropped, so they do not wake the next waiter for nothing. A lost hint costs a backoff step,
+ * never correctness.
+ */
+export class ReleaseNotifier {
+  readonly #nodes: readonly LockNode[];
+  #subscribers: Subscriber[] | undefined;
+  readonly #channels = new Map<string, Channel>();
+  #closed = false;
+
+  constructor(nodes: readonly LockNode[]) {
+    this.#nodes = nodes;
+  }
+
+  /** Resolves on the next release published on `channel`, or when `signal` aborts or the notifier closes. */
+  wait(channel: string, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#closed || signal.aborted) return resolve();
+      const state = this.#channel(channel);
+      const wake = () => {
+        signal.removeEventListener('abort', wake);
+        state.waiters.delete(wake);
+        if (state.waiters.size === 0) this.#linger(channel, state);
+        resolve();
+      };
+      state.waiters.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const state of this.#channels.values()) {
+      clearTimeout(state.linger);
+      for (const wake of [...state.waiters]) wake();
+    }
+    this.#channels.clear();
+    for (const subscriber of this.#subscribers ?? []) subscriber.close();
+    this.#subscribers = undefined;
+  }
+
+  #channel(channel: string): Channel {
+    let state = this.#channels.get(channel);
+    if (state) {
+      clearTimeout(state.linger);
+      state.linger = undefined;
+      return state;
+    }
+    state = { waiters: new Set(), lastToken: undefined, linger: undefined };
+    this.#channels.set(channel, state);
+    this.#subscribers ??= this.#nodes.map(
+      (node) => new Subscriber(node, (ch, token) => this.#onMessage(ch, token)),
+    );
+    for (const subscriber of this.#subscribers) subscriber.subscribe(channel);
+    return state;
+  }
+
+  #onMessage(channel: string, token: string): void {
+    const state = this.#channels.get(channel);
+    if (!state || state.lastToken === token) return;
+    state.lastToken = token;
+    for (const wake of [...state.waiters]) wake();
+  }
+
+  /** Stays subscribed a little after the last waiter left: a hot key's waiters come straight back. */
+  #linger(channel: string, state: Channel): void {
+    if (this.#closed) return;
+    state.linger = setTimeout(() => {
+      this.#channels.delete(channel);
+      for (const subscriber of this.#subscribers ?? []) subscriber.unsubscribe(channel);
+    }, LINGER_MS);
+    state.linger.unref();
+  }
+}

@@ -1,0 +1,65 @@
+import type { LeaseInfo, LeaseRef, NodeOutcome } from '@leasekit/core';
+import { quorumError } from './errors.js';
+import { redisKeyNames } from './keys.js';
+import type { NodeSet } from './node-set.js';
+import { gather, outcomes, quorumDecided, tallyOwnership } from './quorum.js';
+
+const deleted = (value: number) => value === 1;
+
+/**
+ * Compare-and-delete on every node (publishing on the key's channel where it deleted). `true`
+ * when a quorum still held it for us; `false` when too many nodes say it was not ours.
+ */
+export async function release(set: NodeSet, lease: LeaseRef): Promise<boolean> {
+  const names = redisKeyNames(lease.key, set.prefix);
+  const channel = set.notifications ? names.channel : '';
+  const replies = await gather(
+    set.nodes,
+    (client) => client.leasekitRelease(names.lock, lease.token, channel),
+    set.nodeTimeoutMs(Infinity),
+    quorumDecided(set.quorum, deleted),
+  );
+  const { yes, notOurs } = tallyOwnership(replies);
+  if (yes >= set.quorum) return true;
+  if (notOurs > set.nodes.length - set.quorum) return false;
+  const judge = (value: number): NodeOutcome['outcome'] => (value === 1 ? 'ok' : 'not-holder');
+  throw quorumError('release', outcomes(set.nodes, replies, judge), set.quorum, 'release', lease.key);
+}
+
+/**
+ * The holding a quorum agrees on: the token found on a quorum of nodes, its remaining TTL as
+ * that quorum sees it, and the highest fence any node has counted.
+ */
+export async function inspect(set: NodeSet, key: string): Promise<LeaseInfo | null> {
+  const names = redisKeyNames(key, set.prefix);
+  const replies = await gather(
+    set.nodes,
+    (client) => client.leasekitInspect(names.lock, names.fence),
+    set.nodeTimeoutMs(Infinity),
+    () => false,
+  );
+  const answers = replies.flatMap((reply) => (reply?.status === 'value' ? [reply.value] : []));
+  if (answers.length < set.quorum) {
+    const judge = (): NodeOutcome['outcome'] => 'ok';
+    throw quorumError('inspect', outcomes(set.nodes, replies, judge), set.quorum, 'inspect', key);
+  }
+  const fence = Math.max(0, ...answers.map(([, , nodeFence]) => nodeFence));
+  const byToken = new Map<string, number[]>();
+  for (const [token, pttl] of answers) {
+    if (token !== null) byToken.set(token, [...(byToken.get(token) ?? []), pttl]);
+  }
+  for (const [token, pttls] of byToken) {
+    if (pttls.length < set.quorum) continue;
+    // Held until fewer than a quorum of these nodes still has it: the quorum-th largest TTL.
+    const ttl = pttls.sort((a, b) => b - a)[set.quorum - 1]!;
+    return {
+      key,
+      held: true,
+      token,
+      ...(set.fencing ? { fence } : {}),
+      ...(ttl >= 0 ? { ttlRemainingMs: ttl } : {}),
+    };
+  }
+  if (set.fencing && fence > 0) return { key, held: false, fence };
+  return null;
+}

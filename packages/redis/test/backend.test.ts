@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto';
+import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
+import { getFreePort } from '@leasekit/testing';
+import { redisUrls } from '@leasekit/testing/vitest';
+import { ReplyError } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  classifyError,
+  createLockClient,
+  createRedisBackend,
+  lockClientOptions,
+  type RedisBackend,
+  redisKeyNames,
+} from '../src/index.js';
+import { adminClients, closeAll, holders, uniqueKey } from './helpers.js';
+
+const urls = redisUrls().slice(0, 3);
+const admin = adminClients(urls);
+const opened: RedisBackend[] = [];
+const backend = (options: Parameters<typeof createRedisBackend>[0] = { nodes: urls }) => {
+  const created = createRedisBackend(options);
+  opened.push(created);
+  return created;
+};
+afterAll(async () => {
+  await Promise.all(opened.map((created) => created.close()));
+  await closeAll(admin);
+});
+
+/** A redis:// URL where nothing listens. */
+const deadUrl = async () => `redis://127.0.0.1:${await getFreePort()}`;
+
+describe('configuration (rejected before any I/O)', () => {
+  it.each([
+    [{}, /exactly one of `clients`/],
+    [{ clients: [], nodes: [] }, /exactly one of `clients`/],
+    [{ nodes: [] }, /`nodes` must be a non-empty array/],
+    [{ nodes: ['localhost:6379'] }, /nodes\[0\] must be a redis:\/\/ URL/],
+    [{ clients: [{}] }, /clients\[0\] is not an ioredis Redis or Cluster instance/],
+    [{ nodes: ['redis://127.0.0.1:1'], prefix: 'app:{x}:' }, /prefix must be a string without '\{' or '\}'/],
+    [{ nodes: ['redis://127.0.0.1:1'], nodeTimeout: '-5ms' }, /nodeTimeout must be/],
+    [{ nodes: ['redis://127.0.0.1:1'], fencing: 'yes' }, /fencing must be a boolean/],
+  ])('%j', (options, message) => {
+    let error: unknown;
+    try {
+      createRedisBackend(options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(isLeaseError(error, 'INVALID_ARGUMENT')).toBe(true);
+    expect((error as Error).message).toMatch(/^\[leasekit\] \[redis\] configure: /);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('creates lock clients that fail fast instead of queueing', () => {
+    expect(lockClientOptions).toMatchObject({
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+    });
+    expect(lockClientOptions.commandTimeout).toBeGreaterThan(0);
+    const client = createLockClient(urls[0]!, { lazyConnect: true });
+    expect(client.options).toMatchObject({
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      lazyConnect: true,
+    });
+    client.disconnect();
+  });
+
+  it('namespaces keys under the prefix, with a Cluster hash tag', () => {
+    expect(redisKeyNames('orders:42')).toEqual({
+      lock: 'leasekit:{orders:42}',
+      fence: 'leasekit:{orders:42}:fence',
+      channel: 'leasekit:{orders:42}:released',
+    });
+    expect(redisKeyNames('k', 'app:locks:').lock).toBe('app:locks:{k}');
+  });
+});
+
+describe('Redlock over 3 nodes', () => {
+  it('stores the token under the prefix on every node, and independent prefixes never collide', async () => {
+    const key = uniqueKey('prefix');
+    const a = createLocker(backend({ nodes: urls, prefix: 'app-a:' }));
+    const b = createLocker(backend({ nodes: urls, prefix: 'app-b:' }));
+    const lease = await a.acquire(key);
+    const other = await b.acquire(key);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the third node's SET, after the quorum's
+    expect(await holders(admin, key, 'app-a:')).toEqual([lease.token, lease.token, lease.token]);
+    expect(await holders(admin, key, 'app-b:')).toEqual([other.token, other.token, other.token]);
+    expect(await holders(admin, key)).toEqual([null, null, null]);
+    await Promise.all([lease.release(), other.release()]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await holders(admin, key, 'app-a:')).toEqual([null, null, null]);
+  });
+
+  it('a node that is down does not stop a quorum, and fails at once instead of waiting', async () => {
+    const created = backend({ nodes: [urls[0]!, urls[1]!, await deadUrl()], nodeTimeout: 1_000 });
+    const locker = createLocker(created, { ttl: '5s' });
+    await locker.acquire(uniqueKey('warm-up')).then((lease) => lease.release());
+    const started = performance.now();
+    const lease = await locker.acquire(uniqueKey('one-down'));
+    expect(performance.now() - started).toBeLessThan(100);
+    await lease.release();
+  });
+
+  it('QUORUM_NOT_REACHED says what each node answered', async () => {
+    const key = uniqueKey('mixed');
+    const { lock } = redisKeyNames(key);
+    await admin[0]!.set(lock, 'someone-else', 'PX', 5_000);
+    const dead = await deadUrl();
+    const created = backend({ nodes: [urls[0]!, urls[1]!, dead] });
+    const error = (await created
+      .tryAcquire({ key, token: randomUUID(), ttlMs: 5_000 })
+      .catch((e: unknown) => e)) as QuorumNotReachedError;
+    expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+    expect(error.retryable).toBe(true);
+    expect(error.quorum).toBe(2);
+    expect(error.nodes.map((node) => [node.node, node.outcome])).toEqual([
+      [urls[0]!.slice('redis://'.length), 'held'],
+      [urls[1]!.slice('redis://'.length), 'ok'],
+      [dead.slice('redis://'.length), 'error'],
+    ]);
+    expect(error.message).toMatch(
+      new RegExp(
+        `^\\[leasekit\\] \\[redis\\] acquire ".*": acquire: quorum of 2 not reached: 1 held elsewhere, 1 ok, 1 error of 3 nodes \\(${dead.slice(8)}: `,
+      ),
+    );
+    // The node that said yes was unlocked again.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await holders(admin, key)).toEqual(['someone-else', null, null]);
+  });
+
+  it('a key held on a quorum is "held", with the time until it can free', async () => {
+    const key = uniqueKey('held');
+    const holder = backend();
+    expect((await holder.tryAcquire({ key, token: 'first', ttlMs: 3_000 })).status).toBe('acquired');
+    const outcome = await backend().tryAcquire({ key, token: 'second', ttlMs: 3_000 });
+    expect(outcome.status).toBe('held');
+    expect(outcome.status === 'held' && outcome.retryAfterMs).toBeGreaterThan(2_500);
+    // A quorum holds it for the first; the third node may have answered either way, and the
+    // second's unlock of any node it got goes out without waiting.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const seen = await holders(admin, key);
+    expect(seen.filter((holder) => holder === 'first').length).toBeGreaterThanOrEqual(2);
+    expect(seen).not.toContain('second');
+  });
+
+  it('an acquire retried with the same token counts the nodes an earlier attempt took, and resets their TTL', async () => {
+    const key = uniqueKey('same-token');
+    const token = randomUUID();
+    const { lock } = redisKeyNames(key);
+    await admin[0]!.set(lock, token, 'PX', 200); // an earlier attempt landed here only
+    await admin[1]!.set(lock, 'someone-else', 'PX', 5_000);
+    const outcome = await backend().tryAcquire({ key, token, ttlMs: 5_000 });
+    expect(outcome.status).toBe('acquired');
+    expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await holders(admin, key)).toEqual([token, 'someone-else', token]);
+  });
+
+  it('fencing tokens strictly increase across holders whose quorums are different nodes', async () => {
+    const key = uniqueKey('fence');
+    const { lock, fence } = redisKeyNames(key);
+    const created = backend();
+    // Make the counters disagree: node 0 has counted far more acquisitions than the others.
+    await admin[0]!.set(fence, '100');
+    const fences: number[] = [];
+    for (const blocked of [2, 0, 1, 2, 0]) {
+      // Someone else holds the key on one node, so the quorum is the two others.
+      await admin[blocked]!.set(lock, 'blocker', 'PX', 5_000);
+      const token = randomUUID();
+      const outcome = await created.tryAcquire({ key, token, ttlMs: 5_000 });
+      expect(outcome.status).toBe('acquired');
+      const value = outcome.status === 'acquired' ? outcome.fence! : 0;
+      fences.push(value);
+      // Before the lease was handed out, both nodes of its quorum counted at least that far.
+      const counters = await Promise.all(admin.map((client) => client.get(fence)));
+      for (const [index, counter] of counters.entries())
+        if (index !== blocked) expect(Number(counter)).toBeGreaterThanOrEqual(value);
+      expect(await created.release({ key, token })).toBe(true);
+      await admin[blocked]!.del(lock);
+    }
+    expect(fences[0]).toBe(101);
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    // Release does not reset the counters; inspect reports the highest.
+    expect(await created.inspect(key)).toEqual({ key, held: false, fence: fences.at(-1) });
+  });
+
+  it('inspect shows the holder a quorum agrees on', async () => {
+    const key = uniqueKey('inspect');
+    const locker = createLocker(backend(), { ttl: '5s' });
+    const lease = await locker.acquire(key);
+    const info = await locker.inspect(key);
+    expect(info).toMatchObject({ key, held: true, token: lease.token, fence: lease.fence });
+    expect(info!.ttlRemainingMs).toBeGreaterThan(4_000);
+    await lease.release();
+    expect(await locker.inspect(uniqueKey('never-used'))).toBeNull();
+  });
+
+  it('renewMany renews every lease with one pipelined round trip per node', async () => {
+    const clients = urls.map((url) => createLockClient(url));
+    await Promise.all(
+      clients.map((client) => client.ping().catch(() => new Promise((r) => client.once('ready', r)))),
+    );
+    const created = backend({ clients });
+    const leases = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const lease = { key: uniqueKey('batch'), token: randomUUID() };
+        expect((await created.tryAcquire({ ...lease, ttlMs: 2_000 })).status).toBe('acquired');
+        return lease;
+      }),
+    );
+    // A restarted or flushed node has lost the scripts: the batch loads it and goes again, and
+    // single commands fall back from EVALSHA to EVAL.
+    await Promise.all(admin.map((client) => client.script('FLUSH')));
+    const probe = { key: uniqueKey('noscript'), token: randomUUID() };
+    expect((await created.tryAcquire({ ...probe, ttlMs: 2_000 })).status).toBe('acquired');
+    expect(await created.renew(probe, 2_000)).toEqual({ status: 'renewed' });
+    expect(await created.release(probe)).toBe(true);
+    await admin[0]!.script('FLUSH');
+    const first = await created.renewMany(leases.map((lease) => ({ lease, ttlMs: 2_000 })));
+    expect(first.every((outcome) => outcome.status === 'renewed')).toBe(true);
+    const stolen = leases[7]!;
+    await Promise.all(
+      admin.map((client) => client.set(redisKeyNames(stolen.key).lock, 'thief', 'PX', 10_000)),
+    );
+    // MONITOR shows every command each server runs (scripts' inner calls too); other test files share these servers, so count ours only.
+    const monitors = await Promise.all(admin.map((client) => client.monitor()));
+    const runs = monitors.map(() => 0);
+    const ours = new Set(leases.map((lease) => redisKeyNames(lease.key).lock));
+    monitors.forEach((monitor, index) => {
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (/^eval/i.test(args[0] ?? '') && args.some((arg) => ours.has(arg))) runs[index]!++;
+      });
+    });
+    const writes = clients.map(() => 0);
+    const restore = clients.map((client, index) => {
+      const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+      const write = stream.write;
+      stream.write = (...args: unknown[]) => {
+        writes[index]!++;
+        return write.apply(stream, args);
+      };
+      return () => {
+        stream.write = write;
+      };
+    });
+    const outcomes = await created.renewMany(leases.map((lease) => ({ lease, ttlMs: 60_000 })));
+    for (const undo of restore) undo();
+    expect(writes).toEqual([1, 1, 1]);
+    expect(outcomes.filter((outcome) => outcome.status === 'renewed')).toHaveLength(99);
+    expect(outcomes[7]).toMatchObject({ status: 'lost' });
+    // Every node ran the renew script once per lease.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(monitors.map((monitor) => monitor.disconnect()));
+    expect(runs).toEqual([100, 100, 100]);
+    expect(await admin[0]!.pttl(redisKeyNames(leases[0]!.key).lock)).toBeGreaterThan(50_000);
+    await Promise.all(leases.map((lease) => created.release(lease)));
+    await closeAll(clients);
+  });
+
+  it('a waiter is woken by the release, long before its next retry', async () => {
+    const key = uniqueKey('hint');
+    const holder = createLocker(backend(), { ttl: '10s' });
+    const waiter = createLocker(backend(), { ttl: '10s', retry: { initial: '3s', max: '3s', maxJitter: 0 } });
+    const lease = await holder.acquire(key);
+    const waiting = waiter.acquire(key, { wait: '10s' });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the waiter has failed once and subscribed
+    const releasedAt = performance.now();
+    await lease.release();
+    const next = await waiting;
+    expect(performance.now() - releasedAt).toBeLessThan(200);
+    await next.release();
+  });
+
+  it('a hot key is handed from waiter to waiter in about a round trip, across lockers', async () => {
+    const key = uniqueKey('hand-over');
+    const retry = { initial: '5s', max: '5s', maxJitter: 0 } as const;
+    const holder = createLocker(backend(), { ttl: '10s' });
+    const lockers = Array.from({ length: 3 }, () => createLocker(backend(), { ttl: '10s', retry }));
+    const first = await holder.acquire(key);
+    let holders = 0;
+    const waiters = Array.from({ length: 6 }, async (_, i) => {
+      const lease = await lockers[i % 3]!.acquire(key, { wait: '10s' });
+      expect(++holders).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      holders--;
+      await lease.release();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // every waiter has failed once and waits 5 s
+    const started = performance.now();
+    await first.release();
+    await Promise.all(waiters);
+    // Six hand-overs, where polling would have waited 5 s for each.
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('a key clashing with application data of another type is a non-retryable error', async () => {
+    const key = uniqueKey('wrongtype');
+    await admin[0]!.hset(redisKeyNames(key).lock, 'field', 'value');
+    const error = await backend({ nodes: urls.slice(0, 1) })
+      .tryAcquire({ key, token: randomUUID(), ttlMs: 1_000 })
+      .catch((e: unknown) => e);
+    expect(isLeaseError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect((error as LeaseError).retryable).toBe(false);
+    expect((error as Error).message).toMatch(/WRONGTYPE/);
+  });
+
+  it('a permanent error on one node of three does not stop the quorum; on two it is final', async () => {
+    const one = uniqueKey('wrongtype-one');
+    await admin[0]!.hset(redisKeyNames(one).lock, 'field', 'value');
+    const three = backend({ nodes: urls.slice(0, 3) });
+    const outcome = await three.tryAcquire({ key: one, token: randomUUID(), ttlMs: 1_000 });
+    expect(outcome.status).toBe('acquired');
+    const two = uniqueKey('wrongtype-two');
+    await admin[0]!.hset(redisKeyNames(two).lock, 'field', 'value');
+    await admin[1]!.hset(redisKeyNames(two).lock, 'field', 'value');
+    const error = await three
+      .tryAcquire({ key: two, token: randomUUID(), ttlMs: 1_000 })
+      .catch((e: unknown) => e);
+    expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+    expect((error as LeaseError).retryable).toBe(false);
+  });
+
+  it('close() closes what it created, leaves given clients open, and refuses new work', async () => {
+    const client = createLockClient(urls[0]!);
+    const created = createRedisBackend({ clients: [client] });
+    const owned = createRedisBackend({ nodes: urls.slice(0, 1) });
+    const key = uniqueKey('close');
+    await created.tryAcquire({ key, token: 't', ttlMs: 1_000 });
+    await owned.tryAcquire({ key: uniqueKey('close'), token: 't', ttlMs: 1_000 });
+    await Promise.all([created.close(), owned.close()]);
+    await created.close(); // idempotent
+    expect(client.status).toBe('ready');
+    await expect(created.tryAcquire({ key, token: 't', ttlMs: 1_000 })).rejects.toMatchObject({
+      code: 'CLOSED',
+    });
+    client.disconnect();
+  });
+});
+
+describe('classifyError', () => {
+  it('maps ioredis errors to LeaseErrors that say whether a retry can help', () => {
+    const cases: [unknown, string, boolean][] = [
+      [new ReplyError('LOADING Redis is loading the dataset in memory'), 'BACKEND_UNAVAILABLE', true],
+      [
+        new ReplyError('READONLY You can not write against a read only replica.'),
+        'BACKEND_UNAVAILABLE',
+        true,
+      ],
+      [new ReplyError('CLUSTERDOWN The cluster is down'), 'BACKEND_UNAVAILABLE', true],
+      [new ReplyError('NOAUTH Authentication required.'), 'BACKEND_UNAVAILABLE', false],
+      [
+        new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
+        'BACKEND_UNAVAILABLE',
+        false,
+      ],
+      [
+        new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+        'BACKEND_UNAVAILABLE',
+        true,
+      ],
+      [new Error('connect ECONNREFUSED 127.0.0.1:1'), 'BACKEND_UNAVAILABLE', true],
+      [new Error('Command timed out'), 'BACKEND_UNAVAILABLE', true],
+    ];
+    for (const [cause, code, retryable] of cases) {
+      const error = classifyError(cause, 'acquire', 'k');
+      expect(error).toBeInstanceOf(LeaseError);
+      expect([error.code, error.retryable, error.cause]).toEqual([code, retryable, cause]);
+      expect(error.message).toMatch(/^\[leasekit\] \[redis\] acquire "k": /);
+    }
+    const passthrough = classifyError(new LeaseError('NOT_HOLDER', 'x'), 'release');
+    expect(passthrough.code).toBe('NOT_HOLDER');
+  });
+});

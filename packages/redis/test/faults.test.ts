@@ -1,0 +1,185 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLocker, isLeaseError, type LeaseLostError, type QuorumNotReachedError } from '@leasekit/core';
+import { type RedisServer, startRedisServers } from '@leasekit/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../src/index.js';
+import {
+  adminClients,
+  closeAll,
+  connectedLockClients,
+  hasRedisServer,
+  holders,
+  uniqueKey,
+} from './helpers.js';
+
+// These tests stop and kill servers, so they start their own instead of sharing the project's.
+describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes)', () => {
+  let servers: RedisServer[] = [];
+  let admin: Redis[] = [];
+  const backends: RedisBackend[] = [];
+  const backend = (extra: Omit<RedisBackendOptions, 'nodes'> = {}) => {
+    const created = createRedisBackend(
+      extra.clients
+        ? { nodeTimeout: 50, ...extra }
+        : { nodes: servers.map((server) => server.url), nodeTimeout: 50, ...extra },
+    );
+    backends.push(created);
+    return created;
+  };
+
+  beforeAll(async () => {
+    servers = await startRedisServers(3);
+    admin = adminClients(servers.map((server) => server.url));
+  });
+  afterEach(async () => {
+    // Every test leaves the servers running and answering.
+    for (const server of servers) if (server.running) server.resume();
+    await Promise.all(backends.splice(0).map((created) => created.close()));
+  });
+  afterAll(async () => {
+    await closeAll(admin);
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  it('one node stopped (SIGSTOP): acquisitions still succeed, without waiting for it', async () => {
+    // With a per-node timeout of 1 s, any wait for the stopped node would show.
+    const locker = createLocker(backend({ nodeTimeout: 1_000 }), { ttl: '5s', wait: 0 });
+    servers[2]!.pause();
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const lease = await locker.acquire(uniqueKey('one-stopped'));
+      times.push(performance.now() - started);
+      expect(await lease.release()).toBe(true);
+    }
+    times.sort((a, b) => a - b);
+    // A quorum of two answers long before the stopped node's timeout.
+    expect(times[10]!).toBeLessThan(100);
+    expect(times[19]!).toBeLessThan(1_000);
+    await locker.close();
+  });
+
+  it('two of three stopped: acquire fails within its wait with QUORUM_NOT_REACHED, and leaves no key behind', async () => {
+    // Connected first, then the nodes go silent.
+    const clients = await connectedLockClients(servers.map((server) => server.url));
+    const locker = createLocker(backend({ clients }), { ttl: 500, wait: 0 });
+    const key = uniqueKey('two-stopped');
+    servers[1]!.pause();
+    servers[2]!.pause();
+    const started = performance.now();
+    const error = (await locker
+      .acquire(key, { wait: 300 })
+      .catch((e: unknown) => e)) as QuorumNotReachedError;
+    const elapsed = performance.now() - started;
+    expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+    expect(elapsed).toBeLessThan(300 + 50 + 100);
+    expect(error.quorum).toBe(2);
+    expect(error.nodes.map((node) => node.outcome)).toEqual(['ok', 'timeout', 'timeout']);
+    expect(error.message).toMatch(/quorum of 2 not reached: 1 ok, 2 timeout of 3 nodes/);
+    expect(error.message).toContain(
+      `127.0.0.1:${servers[1]!.port}: no answer from 127.0.0.1:${servers[1]!.port} within 50 ms`,
+    );
+    // The node that answered was unlocked at once (the unlock was sent without waiting).
+    await sleep(20);
+    expect((await holders(admin.slice(0, 1), key))[0]).toBeNull();
+    // The stopped nodes run their queued SETs when resumed, and the unlocks queued behind them.
+    await sleep(500);
+    servers[1]!.resume();
+    servers[2]!.resume();
+    await sleep(100);
+    expect(await holders(admin, key)).toEqual([null, null, null]);
+    await locker.close();
+    await closeAll(clients);
+  });
+
+  it('a node killed mid-hold: renewal goes on with the majority', async () => {
+    const locker = createLocker(backend(), { ttl: 400 });
+    const other = createLocker(backend(), { ttl: 400, wait: 0 });
+    const key = uniqueKey('killed');
+    const renewed: number[] = [];
+    const watcher = createLocker(backend(), {
+      ttl: 400,
+      hooks: { renewed: () => renewed.push(performance.now()) },
+    });
+    const lease = await watcher.acquire(key, { mode: 'lease' });
+    const victim = servers[2]!;
+    await victim.kill();
+    await sleep(1_200); // three TTLs
+    expect(lease.held).toBe(true);
+    expect(lease.signal.aborted).toBe(false);
+    expect(renewed.length).toBeGreaterThanOrEqual(3);
+    expect(await other.tryAcquire(key)).toBeNull();
+    expect(await lease.release()).toBe(true);
+    await Promise.all([locker.close(), other.close(), watcher.close()]);
+    // Bring the node back for the next tests (same port).
+    const [replacement] = await startRedisServers(1);
+    servers[2] = replacement!;
+    await closeAll(admin);
+    admin = adminClients(servers.map((server) => server.url));
+  });
+
+  it('a holder whose renewals fail sees its signal abort before the TTL', async () => {
+    const ttl = 600;
+    const locker = createLocker(backend(), { ttl });
+    const key = uniqueKey('renewals-fail');
+    const acquiredAt = performance.now(); // before the request left: the lease can be no older
+    const lease = await locker.acquire(key, { mode: 'lease' });
+    servers[0]!.pause();
+    servers[1]!.pause();
+    const reason = await new Promise<LeaseLostError>((resolve) =>
+      lease.signal.addEventListener('abort', () => resolve(lease.signal.reason as LeaseLostError), {
+        once: true,
+      }),
+    );
+    const abortedAt = performance.now();
+    expect(reason.code).toBe('LEASE_LOST');
+    expect(reason.reason).toBe('renewal-failed');
+    expect(abortedAt - acquiredAt).toBeLessThan(ttl);
+    expect(abortedAt - acquiredAt).toBeGreaterThan(ttl / 3);
+    servers[0]!.resume();
+    servers[1]!.resume();
+    await locker.close();
+  });
+});
+
+describe.skipIf(!hasRedisServer)('five nodes', () => {
+  let servers: RedisServer[] = [];
+  let admin: Redis[] = [];
+  beforeAll(async () => {
+    servers = await startRedisServers(5);
+    admin = adminClients(servers.map((server) => server.url));
+  });
+  afterAll(async () => {
+    await closeAll(admin);
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  it('holds with 3 of 5 nodes, fails fast with 2 of 5, and fences increase across different quorums', async () => {
+    const backend = createRedisBackend({ nodes: servers.map((server) => server.url), nodeTimeout: 50 });
+    const locker = createLocker(backend, { ttl: '5s', wait: 0 });
+    expect(backend.quorum).toBe(3);
+    const key = uniqueKey('five');
+    const fences: number[] = [];
+    // Successive holders, each through a different majority: stop two nodes at a time.
+    for (const stopped of [
+      [3, 4],
+      [0, 1],
+      [1, 3],
+      [0, 4],
+      [2, 4],
+    ]) {
+      for (const index of stopped) servers[index]!.pause();
+      const lease = await locker.acquire(key);
+      fences.push(lease.fence!);
+      expect(await lease.release()).toBe(true);
+      for (const index of stopped) servers[index]!.resume();
+    }
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    for (const index of [0, 1, 2]) servers[index]!.pause();
+    const error = await locker.tryAcquire(key).catch((e: unknown) => e);
+    expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+    for (const index of [0, 1, 2]) servers[index]!.resume();
+    await locker.close();
+  });
+});

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { findBinary } from '@leasekit/testing';
+import { Redis } from 'ioredis';
+import { createLockClient, redisKeyNames } from '../src/index.js';
+
+export const hasRedisServer: boolean =
+  findBinary(process.env.LEASEKIT_REDIS_SERVER ?? 'redis-server') !== undefined;
+
+export const uniqueKey = (label: string): string => `lk-redis-test:${label}:${randomUUID()}`;
+
+/** Plain clients for looking at (and tampering with) the servers behind the backend. */
+export function adminClients(urls: readonly string[]): Redis[] {
+  return urls.map((url) => {
+    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {}); // a server a test killed
+    return client;
+  });
+}
+
+/** The lock key's holder on each node (null where free). */
+export function holders(clients: readonly Redis[], key: string, prefix?: string): Promise<(string | null)[]> {
+  const { lock } = redisKeyNames(key, prefix);
+  return Promise.all(clients.map((client) => client.get(lock)));
+}
+
+export async function closeAll(clients: readonly Redis[]): Promise<void> {
+  await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+}
+
+/** Lock clients (leasekit's settings), once every one of them is connected. */
+export async function connectedLockClients(urls: readonly string[]): Promise<Redis[]> {
+  const clients = urls.map((url) => createLockClient(url));
+  await Promise.all(
+    clients.map(async (client) => {
+      client.on('error', () => {});
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    }),
+  );
+  return clients;
+}
