@@ -23,6 +23,13 @@ export interface BackendCapabilities {
   readonly maxRenewFraction?: number;
   /** Longest key accepted, in UTF-16 code units. Default 1024. */
   readonly maxKeyLength?: number;
+  /**
+   * A `tryAcquire` called after `release()` has returned its promise is applied by the store
+   * after that release (Redis: both go down the same ordered connection to each node). A waiter
+   * in the same locker is then sent its attempt at once, in the release's round trip, instead
+   * of one round trip after it. Default `false`: the waiter is woken when the release answers.
+   */
+  readonly orderedRelease?: boolean;
 }
 
 /** Identifies one holding of a key: the key and the holder's random token. */

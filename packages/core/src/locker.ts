@@ -569,8 +569,11 @@ class LockerImpl implements Locker, LeaseOwner {
       attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': handle.key },
     });
     try {
-      const wasHeld = await this.#releaseWithin(handle.key, handle.token, handle.fence).finally(() =>
-        // Even a failed release may have freed the key: let the next waiter look.
+      const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence);
+      // The store applies a later attempt after this release: the next waiter may go right now.
+      if (this.backend.capabilities.orderedRelease) this.#waiters.wake(handle.key);
+      const wasHeld = await releasing.finally(() =>
+        // Even a failed release may have freed the key: let the next waiter look (again).
         this.#waiters.wake(handle.key),
       );
       const now = performance.now();

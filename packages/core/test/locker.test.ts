@@ -271,6 +271,35 @@ describe('waiting for a hot key', () => {
     expect(backend.count('acquire')).toBe(7); // every hand-over took exactly one attempt
   });
 
+  it.each([
+    [true, 'sends the next waiter its attempt right behind the release'],
+    [false, 'wakes the next waiter only once the release answered'],
+  ])('with orderedRelease %s, a local hand-over %s', async (ordered) => {
+    vi.useFakeTimers();
+    const backend = new ScriptedBackend();
+    Object.assign(backend, { capabilities: { ...backend.capabilities, orderedRelease: ordered } });
+    backend.latencyMs = 10;
+    const l = locker(backend);
+    const first = l.acquire('hot');
+    await vi.advanceTimersByTimeAsync(10);
+    const held = await first;
+    backend.acquireScript = { status: 'held' };
+    const waiter = l.acquire('hot', { wait: '10s' });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(backend.count('acquire')).toBe(2); // one look, then no polling of a key this locker holds
+    backend.acquireScript = { status: 'acquired', fence: 2 };
+    const released = held.release();
+    await vi.advanceTimersByTimeAsync(0);
+    // Ordered: the attempt is already on its way, behind the release; otherwise it waits for it.
+    expect(backend.count('acquire')).toBe(ordered ? 3 : 2);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(backend.count('acquire')).toBe(3);
+    await vi.advanceTimersByTimeAsync(10);
+    await expect(released).resolves.toBe(true);
+    expect((await waiter).fence).toBe(2);
+    expect(backend.count('acquire')).toBe(3);
+  });
+
   it('a waiter whose backoff timer fires keeps its place in the queue', async () => {
     vi.useFakeTimers();
     const backend = new ScriptedBackend();

@@ -27,6 +27,8 @@ const capabilities: BackendCapabilities = {
   minTtlMs: 1,
   maxTtlMs: 2 ** 31 - 1,
   infiniteTtl: true,
+  // release() takes effect before it returns, so any later attempt sees the key free.
+  orderedRelease: true,
 };
 
 /**

@@ -74,6 +74,8 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
     minTtlMs: 10,
     maxTtlMs: 2 ** 31 - 1,
     infiniteTtl: false,
+    // Each node is one ordered connection: a local waiter's attempt can follow the release in its round trip.
+    orderedRelease: true,
   };
   const notifier = config.notifications ? new ReleaseNotifier(nodes) : undefined;
   let closed: Promise<void> | undefined;

@@ -22,7 +22,8 @@ export type Decided<T> = (replies: readonly (Reply<T> | undefined)[], index: num
  */
 export function gather<T>(
   nodes: readonly LockNode[],
-  command: (client: ScriptedClient, node: LockNode) => Promise<T>,
+  /** `alone`: the first command written to that node in this tick (see `LockNode.run`). */
+  command: (client: ScriptedClient, node: LockNode, alone: boolean) => Promise<T>,
   timeoutMs: number,
   decided: Decided<T>,
 ): Promise<(Reply<T> | undefined)[]> {
@@ -59,7 +60,7 @@ export function gather<T>(
     nodes.forEach((node, index) => {
       let promise: Promise<T>;
       try {
-        promise = node.run((client) => command(client, node));
+        promise = node.run((client, alone) => command(client, node, alone));
       } catch (error) {
         promise = Promise.reject(error);
       }

@@ -12,7 +12,7 @@ import {
   type RedisBackend,
   redisKeyNames,
 } from '../src/index.js';
-import { adminClients, closeAll, holders, uniqueKey } from './helpers.js';
+import { adminClients, closeAll, connectedLockClients, holders, uniqueKey } from './helpers.js';
 
 const urls = redisUrls().slice(0, 3);
 const admin = adminClients(urls);
@@ -157,6 +157,66 @@ describe('Redlock over 3 nodes', () => {
     expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await holders(admin, key)).toEqual([token, 'someone-else', token]);
+  });
+
+  it('a lone acquire uses plain SET NX PX GET + INCR, counting a fence per attempt on every node', async () => {
+    const clients = await connectedLockClients(urls); // connected: a first acquire while connecting uses the script
+    try {
+      const plain = backend({ clients });
+      const key = uniqueKey('plain');
+      const { lock, fence } = redisKeyNames(key);
+      const first = await plain.tryAcquire({ key, token: 'first', ttlMs: 5_000 });
+      expect(first).toMatchObject({ status: 'acquired', fence: 1 });
+      const second = await plain.tryAcquire({ key, token: 'second', ttlMs: 5_000 });
+      expect(second.status === 'held' && second.retryAfterMs).toBeGreaterThan(4_000);
+      // The failed attempt counted too (fences may skip values, never go back), and took nothing.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['2', '2', '2']);
+      expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
+      expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
+      // Acquires issued together (a burst): the first plain, the others through the script, one
+      // command each, which counts a fence only when it takes the lock.
+      const burst = await Promise.all(
+        [uniqueKey('burst'), key, key].map((k) => plain.tryAcquire({ key: k, token: 'third', ttlMs: 5_000 })),
+      );
+      expect(burst.map((outcome) => outcome.status)).toEqual(['acquired', 'held', 'held']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['2', '2', '2']);
+    } finally {
+      await closeAll(clients);
+    }
+  });
+
+  it('falls back to the acquire script for good where the server rejects SET NX GET (Redis < 7.0)', async () => {
+    const clients = await connectedLockClients(urls);
+    let plainCalls = 0;
+    for (const client of clients) {
+      // What Redis 6 answers to `SET key value PX ms NX GET`: a real "ERR syntax error" from the server.
+      Object.assign(client, {
+        set: (lockKey: string, token: string) => {
+          plainCalls++;
+          return client.call('SET', lockKey, token, 'NX', 'XX');
+        },
+      });
+    }
+    const old = backend({ clients });
+    try {
+      const key = uniqueKey('old-server');
+      const lease = await old.tryAcquire({ key, token: 'first', ttlMs: 5_000 });
+      expect(lease.status).toBe('acquired');
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the third node's answer too
+      expect(plainCalls).toBe(3); // once per node...
+      expect(await old.tryAcquire({ key, token: 'second', ttlMs: 5_000 })).toMatchObject({ status: 'held' });
+      expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
+      expect(await old.release({ key, token: 'first' })).toBe(true);
+      const next = await old.tryAcquire({ key, token: 'third', ttlMs: 5_000 });
+      expect(plainCalls).toBe(3); // ...then never again
+      expect(next.status === 'acquired' && lease.status === 'acquired' && next.fence! > lease.fence!).toBe(
+        true,
+      );
+    } finally {
+      await closeAll(clients);
+    }
   });
 
   it('fencing tokens strictly increase across holders whose quorums are different nodes', async () => {

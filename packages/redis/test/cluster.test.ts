@@ -67,7 +67,8 @@ describe.skipIf(!hasRedisServer)('a Redis Cluster client as one node', () => {
     await leases[0]!.release();
     const next = await waiting;
     expect(performance.now() - releasedAt).toBeLessThan(500);
-    expect(next.fence).toBe(2);
+    // Higher than the last holder's (not necessarily by one: the waiter's failed attempt counted too).
+    expect(next.fence).toBeGreaterThan(leases[0]!.fence!);
     expect(await locker.inspect(keys[1]!)).toMatchObject({ held: true, token: leases[1]!.token });
     await next.release();
     await Promise.all([waiter.close(), locker.close()]);
