@@ -11,7 +11,12 @@ export type Role =
   /** The least work that does the same job (no library): the reference of the `× floor` column. */
   | 'floor'
   /** Another library doing the same job. */
-  | 'peer';
+  | 'peer'
+  /**
+   * The same workload with no store at all (an in-process lock): what no contender can beat on
+   * this machine, shown where a target would otherwise look reachable.
+   */
+  | 'ceiling';
 
 /**
  * How a scenario drives its contenders. A round of one contender stops when `durationMs` has
