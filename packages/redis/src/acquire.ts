@@ -19,10 +19,9 @@ const judge = (value: AcquireReply): NodeOutcome['outcome'] => (acquired(value) 
 export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise<AcquireOutcome> {
   const { key, token, ttlMs } = request;
   const names = redisKeyNames(key, set.prefix);
-  const fencing = set.fencing;
   const replies = await gather(
     set.nodes,
-    (client, node, alone) => acquireOnNode(node, client, alone, names, token, ttlMs, fencing),
+    (client, node, alone) => acquireOnNode(node, client, alone, names, token, ttlMs, set.fencing),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
   );
@@ -90,8 +89,8 @@ function acquireOnNode(
 }
 
 /**
- * Fencing by quorum intersection. Every node counts its own acquisitions (INCR in the acquire
- * script); our fence is the maximum over the quorum that granted us the lock. Before the lease
+ * Fencing by quorum intersection. Every node counts its own acquisitions (an INCR after the
+ * lock is set, see `acquireOnNode`); our fence is the maximum over the quorum that granted us the lock. Before the lease
  * is handed out, a quorum of nodes must hold a counter >= that fence, set while we held the lock
  * there: nodes that lag behind are raised to it. Any later holder's quorum shares at least one
  * node with ours, took the lock there after us, and so counts past our fence.
