@@ -5,6 +5,8 @@
  * release. No locker, no TTL, no fencing, no validation, no timers.
  */
 import { randomUUID } from 'node:crypto';
+import { lockContender } from './registry.js';
+import type { Contender, Role } from './types.js';
 
 export class FloorLock {
   readonly #holders = new Map<string, string>();
@@ -52,4 +54,20 @@ export class FloorLock {
     }
     return true;
   }
+}
+
+/** A contender running the workload on a `FloorLock` in this process (any scenario's environment). */
+export function floorLockContender<Env>(spec: {
+  name: string;
+  role: Role;
+  note: string;
+}): Contender<Env, FloorLock> {
+  return lockContender<Env, FloorLock>({
+    ...spec,
+    setup: () => new FloorLock(),
+    async acquire(lock, key) {
+      const token = await lock.acquire(key);
+      return () => lock.release(key, token);
+    },
+  });
 }

@@ -5,7 +5,7 @@
 import { createLocker, type Locker } from '@leasekit/core';
 import { createMemoryBackend, type MemoryBackend } from '@leasekit/memory';
 import { Mutex } from 'async-mutex';
-import { FloorLock } from '../floor.js';
+import { type FloorLock, floorLockContender } from '../floor.js';
 import { defineScenario, type LockContenderSpec, lockContender, uniformKeys } from '../registry.js';
 import type { Contender, Scenario } from '../types.js';
 import { packageVersion } from '../versions.js';
@@ -38,15 +38,10 @@ function withoutHint(backend: MemoryBackend): Omit<MemoryBackend, 'released'> {
   return rest;
 }
 
-const floor: Contender<NoEnv, FloorLock> = lockContender({
+const floor: Contender<NoEnv, FloorLock> = floorLockContender({
   name: 'floor (Map check-and-set)',
   role: 'floor',
   note: 'a plain Map: check-and-set of a randomUUID() token, compare-and-delete on release, async like a backend, FIFO wake-one waiters; no locker, TTL, fencing or validation',
-  setup: () => new FloorLock(),
-  async acquire(lock, key) {
-    const token = await lock.acquire(key);
-    return () => lock.release(key, token);
-  },
 });
 
 const asyncMutex: Contender<NoEnv, Map<string, Mutex>> = lockContender({

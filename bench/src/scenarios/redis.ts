@@ -20,7 +20,7 @@ import {
   type LockHandle,
   type Lock as UniversalLock,
 } from 'redlock-universal';
-import { FloorLock } from '../floor.js';
+import { type FloorLock, floorLockContender } from '../floor.js';
 import { pinServer } from '../pin.js';
 import { defineScenario, lockContender, uniformKeys } from '../registry.js';
 import { type Contender, type OpContext, type Scenario, SkipScenario } from '../types.js';
@@ -277,15 +277,10 @@ const semaphore: Contender<RedisEnv, SemaphoreState> = lockContender<RedisEnv, S
 });
 
 /** The hot-key workload with no store: the hold timer and this process are all that is left. */
-const inProcessCeiling: Contender<RedisEnv, FloorLock> = lockContender<RedisEnv, FloorLock>({
+const inProcessCeiling: Contender<RedisEnv, FloorLock> = floorLockContender({
   name: 'ceiling (in-process, no Redis)',
   role: 'ceiling',
   note: "the memory scenarios' Map floor (check-and-set, FIFO wake-one waiters) in this process: the same keys, workers and 1 ms hold with a hand-over that costs no round trip; no contender over the network can beat it",
-  setup: () => new FloorLock(),
-  async acquire(lock, key) {
-    const token = await lock.acquire(key);
-    return () => lock.release(key, token);
-  },
 });
 
 const lockContenders = [leasekit, floor, sesame, universal, semaphore] as const;
