@@ -68,8 +68,9 @@ function acquireOnNode(
   ttlMs: number,
   fencing: boolean,
 ): Promise<AcquireReply> {
-  const script = () => client.leasekitAcquire(names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
-  if (!alone || !node.plainAcquire) return script();
+  const script = (scripted: ScriptedClient) =>
+    scripted.leasekitAcquire(names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
+  if (!alone || !node.plainAcquire) return script(client);
   const taken = client.set(names.lock, token, 'PX', ttlMs, 'NX', 'GET');
   const fence = fencing ? client.incr(names.fence) : NOT_FENCED;
   return Promise.all([taken, fence]).then(
@@ -90,10 +91,11 @@ function acquireOnNode(
 
 /**
  * Fencing by quorum intersection. Every node counts its own acquisitions (an INCR after the
- * lock is set, see `acquireOnNode`); our fence is the maximum over the quorum that granted us the lock. Before the lease
- * is handed out, a quorum of nodes must hold a counter >= that fence, set while we held the lock
- * there: nodes that lag behind are raised to it. Any later holder's quorum shares at least one
- * node with ours, took the lock there after us, and so counts past our fence.
+ * lock is set, see `acquireOnNode`); our fence is the maximum over the quorum that granted us
+ * the lock. Before the lease is handed out, a quorum of nodes must hold a counter >= that fence,
+ * set while we held the lock there: nodes that lag behind are raised to it. Any later holder's
+ * quorum shares at least one node with ours, took the lock there after us, and so counts past
+ * our fence.
  */
 async function settleFence(
   set: NodeSet,
