@@ -1,19 +1,29 @@
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
-import { defineScripts, type ScriptedClient } from './scripts.js';
+import { isNoScript, type LuaScript } from './scripts.js';
 
 /** How long an operation waits for a node that is still connecting: `lockClientOptions.connectTimeout`. */
 export const CONNECT_BUDGET_MS = 2_000;
 
 /**
+ * How long a connection may go without a byte from its server while commands wait for an
+ * answer: `lockClientOptions.socketTimeout`.
+ */
+export const SOCKET_TIMEOUT_MS = 2_000;
+
+/**
  * ioredis settings that keep a lock client honest: a command to a node that is down fails at
  * once instead of waiting in an offline queue, is never re-sent after a reconnect (a late
- * `SET NX` could take a lock nobody waits for), and never waits forever.
+ * `SET NX` could take a lock nobody waits for), and never waits forever: a node that stops
+ * answering for `socketTimeout` has its connection dropped, which fails every command waiting
+ * on it (and frees them), and is reconnected. That bound is one timer per read, where ioredis'
+ * `commandTimeout` is one per command (with six per acquire+release, about a tenth of the client
+ * CPU); every leasekit operation is bounded sooner anyway, by its `nodeTimeout`.
  */
 export const lockClientOptions: RedisOptions = {
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
-  commandTimeout: 2_000,
+  socketTimeout: SOCKET_TIMEOUT_MS,
   connectTimeout: CONNECT_BUDGET_MS,
   retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000),
 };
@@ -36,7 +46,7 @@ interface Corkable {
 
 /** One independent Redis master (or a whole Cluster, counted as one node). */
 export class LockNode {
-  readonly client: ScriptedClient;
+  readonly client: Redis | Cluster;
   readonly name: string;
   /** Created by the backend, so closed by it. */
   readonly owned: boolean;
@@ -48,36 +58,67 @@ export class LockNode {
    */
   plainAcquire = true;
   #ready: Promise<void> | undefined;
+  /** Until its first connection is up: only then may an operation give it the time to connect. */
+  #neverReady: boolean;
+  /** Scripts sent in full (`EVAL`, which caches them) on the current connection. */
+  readonly #sent = new Set<LuaScript>();
   /** Commands written in the current burst: 0, 1 (written directly) or 2 (more; the socket is corked). */
   #burst: 0 | 1 | 2 = 0;
   #corked: Corkable | undefined;
 
   constructor(client: Redis | Cluster, owned: boolean) {
-    this.client = defineScripts(client);
+    this.client = client;
     this.owned = owned;
+    this.#neverReady = client.status !== 'ready';
+    client.on('ready', () => {
+      this.#neverReady = false;
+      this.#sent.clear(); // a new connection, maybe to a restarted server
+    });
     this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
     this.name = nodeName(client, this.isCluster);
     if (owned) client.on('error', () => {}); // failures surface through commands; avoid "unhandled error event" logs
   }
 
-  /** The client has not finished connecting yet (a new client's first operation). */
+  /**
+   * The client has not finished its first connection (a new backend's first operation). A node
+   * that was up and is reconnecting is more likely down: it gets no extra time.
+   */
   get connecting(): boolean {
-    const status = this.client.status;
-    return status === 'wait' || status === 'connecting' || status === 'connect';
+    return this.#neverReady && isConnecting(this.client.status);
   }
 
   /**
    * Runs `command` once the connection is up. A client still connecting is waited for (the
    * caller's per-node timeout bounds that); one that is down fails at once, in ioredis.
    */
-  run<T>(command: (client: ScriptedClient, alone: boolean) => Promise<T>): Promise<T> {
+  run<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const status = this.client.status;
     if (status === 'ready') return this.#write(command);
-    if (!(status === 'wait' || status === 'connecting' || status === 'connect')) {
-      return command(this.client, false);
-    }
+    if (!isConnecting(status)) return command(this.client);
     this.#ready ??= this.#whenReady();
-    return this.#ready.then(() => command(this.client, false));
+    return this.#ready.then(() => command(this.client));
+  }
+
+  /**
+   * Runs a Lua script: in full (`EVAL`) the first time on a connection, then by `EVALSHA`, the
+   * way ioredis' `defineCommand` does, without its per-call wrapper (a custom command class and
+   * a fallback promise, which cost more client CPU than the command). Sending it in full first
+   * matters: a `NOSCRIPT` answer sends the script again after commands written since, out of
+   * order (a stale attempt's `SET` could then land after its unlock). It still can after a
+   * `SCRIPT FLUSH` on a live connection (or on a Cluster shard not yet used), which this survives
+   * the same way. Call it where a command may be written: inside `run`.
+   */
+  evalScript<T>(script: LuaScript, ...args: (string | number)[]): Promise<T> {
+    const client = this.client;
+    if (!this.#sent.has(script)) {
+      this.#sent.add(script);
+      return client.eval(script.lua, script.keys, ...args) as Promise<T>;
+    }
+    return (client.evalsha(script.sha, script.keys, ...args) as Promise<T>).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
+      this.#sent.delete(script);
+      return client.eval(script.lua, script.keys, ...args) as Promise<T>;
+    });
   }
 
   /**
@@ -86,15 +127,14 @@ export class LockNode {
    * adding latency. The first `run` of a burst writes at once (a lone operation, the
    * sequential case, must not pay for a deferred write: it costs more CPU than the write it
    * would save); from the second on, the socket stays corked until the current callbacks and
-   * their microtasks are done (`process.nextTick`). `command` learns whether it is `alone`, the
-   * first of its burst: a lone command waits for the server, the rest for this process's CPU.
+   * their microtasks are done (`process.nextTick`).
    */
-  #write<T>(command: (client: ScriptedClient, alone: boolean) => Promise<T>): Promise<T> {
+  #write<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     if (this.#burst === 0) {
       // Not even a synchronous cork/uncork around it: measured, that costs more than a second write.
       this.#burst = 1;
       process.nextTick(this.#endBurst);
-      return command(this.client, true);
+      return command(this.client);
     }
     if (this.#burst === 1 && !this.isCluster) {
       const stream = (this.client as { stream?: Corkable }).stream;
@@ -104,7 +144,7 @@ export class LockNode {
         this.#burst = 2;
       }
     }
-    return command(this.client, false);
+    return command(this.client);
   }
 
   readonly #endBurst = (): void => {
@@ -143,6 +183,10 @@ export class LockNode {
     clearTimeout(timer);
     this.client.disconnect();
   }
+}
+
+function isConnecting(status: string): boolean {
+  return status === 'wait' || status === 'connecting' || status === 'connect';
 }
 
 function nodeName(client: Redis | Cluster, isCluster: boolean): string {

@@ -1,7 +1,7 @@
 import type { NodeOutcome } from '@leasekit/core';
+import type { Cluster, Redis } from 'ioredis';
 import { NodeTimeoutError } from './errors.js';
 import { CONNECT_BUDGET_MS, type LockNode } from './node.js';
-import type { ScriptedClient } from './scripts.js';
 
 /** One node's answer: its value, or why there is none. */
 export type Reply<T> =
@@ -22,8 +22,7 @@ export type Decided<T> = (replies: readonly (Reply<T> | undefined)[], index: num
  */
 export function gather<T>(
   nodes: readonly LockNode[],
-  /** `alone`: the first command written to that node in this tick (see `LockNode.run`). */
-  command: (client: ScriptedClient, node: LockNode, alone: boolean) => Promise<T>,
+  command: (client: Redis | Cluster, node: LockNode) => Promise<T>,
   timeoutMs: number,
   decided: Decided<T>,
 ): Promise<(Reply<T> | undefined)[]> {
@@ -60,7 +59,7 @@ export function gather<T>(
     nodes.forEach((node, index) => {
       let promise: Promise<T>;
       try {
-        promise = node.run((client, alone) => command(client, node, alone));
+        promise = node.run((client) => command(client, node));
       } catch (error) {
         promise = Promise.reject(error);
       }

@@ -3,6 +3,7 @@ import { quorumError } from './errors.js';
 import { redisKeyNames } from './keys.js';
 import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided, tallyOwnership } from './quorum.js';
+import { INSPECT_SCRIPT, RELEASE_SCRIPT } from './scripts.js';
 
 const deleted = (value: number) => value === 1;
 
@@ -15,7 +16,7 @@ export async function release(set: NodeSet, lease: LeaseRef): Promise<boolean> {
   const channel = set.notifications ? names.channel : '';
   const replies = await gather(
     set.nodes,
-    (client) => client.leasekitRelease(names.lock, lease.token, channel),
+    (_, node) => node.evalScript<number>(RELEASE_SCRIPT, names.lock, lease.token, channel),
     set.nodeTimeoutMs(Infinity),
     quorumDecided(set.quorum, deleted),
   );
@@ -34,7 +35,7 @@ export async function inspect(set: NodeSet, key: string): Promise<LeaseInfo | nu
   const names = redisKeyNames(key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (client) => client.leasekitInspect(names.lock, names.fence),
+    (_, node) => node.evalScript<[string | null, number, number]>(INSPECT_SCRIPT, names.lock, names.fence),
     set.nodeTimeoutMs(Infinity),
     () => false,
   );

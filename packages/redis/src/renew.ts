@@ -4,7 +4,7 @@ import { lockKey } from './keys.js';
 import type { LockNode } from './node.js';
 import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided, type Reply, tallyOwnership } from './quorum.js';
-import { RENEW_SCRIPT } from './scripts.js';
+import { isNoScript, RENEW_SCRIPT } from './scripts.js';
 
 const extended = (value: number) => value === 1;
 const judge = (value: number): NodeOutcome['outcome'] => (value === 1 ? 'ok' : 'not-holder');
@@ -14,7 +14,7 @@ export async function renew(set: NodeSet, lease: LeaseRef, ttlMs: number): Promi
   const lock = lockKey(lease.key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (client) => client.leasekitRenew(lock, lease.token, ttlMs),
+    (_, node) => node.evalScript<number>(RENEW_SCRIPT, lock, lease.token, ttlMs),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, extended),
   );
@@ -80,14 +80,14 @@ async function renewOnNode(
   if (node.isCluster) {
     return Promise.all(
       items.map((item, i) =>
-        node.client
-          .leasekitRenew(locks[i]!, item.lease.token, item.ttlMs)
+        node
+          .evalScript<number>(RENEW_SCRIPT, locks[i]!, item.lease.token, item.ttlMs)
           .catch((error: unknown) => toError(error)),
       ),
     );
   }
   let results = await renewPipeline(node, items, locks);
-  if (results.some(([error]) => error?.message.startsWith('NOSCRIPT'))) {
+  if (results.some(([error]) => isNoScript(error))) {
     // A restarted or flushed node: load the script and send the batch again (renewal is idempotent).
     await node.client.script('LOAD', RENEW_SCRIPT.lua);
     results = await renewPipeline(node, items, locks);
@@ -106,7 +106,7 @@ async function renewPipeline(
 ): Promise<[Error | null, unknown][]> {
   const pipeline = node.client.pipeline();
   items.forEach((item, i) => {
-    pipeline.evalsha(RENEW_SCRIPT.sha, 1, locks[i]!, item.lease.token, item.ttlMs);
+    pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, locks[i]!, item.lease.token, item.ttlMs);
   });
   return (await pipeline.exec()) ?? [];
 }

@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 
-/**
- * The Lua scripts, registered with ioredis `defineCommand`: each connection sends the script
- * once (EVAL), then EVALSHA, and falls back to EVAL on NOSCRIPT (a restarted or flushed node).
- * Pipelines use them too.
- */
+/** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
 // The acquire for the cases plain commands cannot decide atomically (see acquire.ts), and for
 // servers before Redis 7.0. KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
@@ -52,47 +47,26 @@ const INSPECT = `
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
 `;
 
-type Arg = string | number;
-
-/** A client (or pipeline) with leasekit's scripts defined. */
-export interface ScriptCommands {
-  leasekitAcquire(
-    lock: string,
-    fence: string,
-    token: string,
-    ttlMs: Arg,
-    fencing: Arg,
-  ): Promise<[number, number]>;
-  leasekitRaiseFence(lock: string, fence: string, token: string, value: Arg): Promise<number>;
-  leasekitRenew(lock: string, token: string, ttlMs: Arg): Promise<number>;
-  leasekitRelease(lock: string, token: string, channel: string): Promise<number>;
-  leasekitInspect(lock: string, fence: string): Promise<[string | null, number, number]>;
+/** A Lua script: run with `EVALSHA`, with `EVAL` (which also caches it) as the fallback. */
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+  readonly keys: number;
 }
 
-export type ScriptedClient = (Redis | Cluster) & ScriptCommands;
+const script = (lua: string, keys: number): LuaScript => ({
+  lua,
+  keys,
+  sha: createHash('sha1').update(lua).digest('hex'),
+});
 
-const definitions = {
-  leasekitAcquire: { numberOfKeys: 2, lua: ACQUIRE },
-  leasekitRaiseFence: { numberOfKeys: 2, lua: RAISE_FENCE },
-  leasekitRenew: { numberOfKeys: 1, lua: RENEW },
-  leasekitRelease: { numberOfKeys: 1, lua: RELEASE },
-  leasekitInspect: { numberOfKeys: 2, lua: INSPECT, readOnly: true },
-} as const;
+export const ACQUIRE_SCRIPT: LuaScript = script(ACQUIRE, 2);
+export const RAISE_FENCE_SCRIPT: LuaScript = script(RAISE_FENCE, 2);
+export const RENEW_SCRIPT: LuaScript = script(RENEW, 1);
+export const RELEASE_SCRIPT: LuaScript = script(RELEASE, 1);
+export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
 
-/** Defines the scripts on a client (idempotent; names are prefixed so they cannot clash). */
-export function defineScripts(client: Redis | Cluster): ScriptedClient {
-  const scripted = client as ScriptedClient;
-  if (typeof scripted.leasekitAcquire !== 'function') {
-    for (const [name, definition] of Object.entries(definitions)) client.defineCommand(name, definition);
-  }
-  return scripted;
+/** The server does not have the script cached. */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
-
-/**
- * The renew script for raw pipelines: `renewMany` sends thousands of them at once, and ioredis'
- * per-command script wrapper (a NOSCRIPT fallback promise for each) costs more than the command.
- */
-export const RENEW_SCRIPT: { readonly lua: string; readonly sha: string } = {
-  lua: RENEW,
-  sha: createHash('sha1').update(RENEW).digest('hex'),
-};

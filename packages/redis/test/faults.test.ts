@@ -93,6 +93,40 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     await closeAll(clients);
   });
 
+  it('a node silent for socketTimeout has its connection dropped, failing what waits on it, and comes back', async () => {
+    const clients = await connectedLockClients(
+      servers.map((server) => server.url),
+      { socketTimeout: 200 },
+    );
+    const dropped = new Promise<void>((resolve) => clients[2]!.once('close', () => resolve()));
+    const locker = createLocker(backend({ clients }), { ttl: '5s', wait: 0 });
+    servers[2]!.pause();
+    const started = performance.now();
+    // Failed when the connection is dropped (ioredis names maxRetriesPerRequest, 0, as the reason).
+    const pending = clients[2]!.get('lk-redis-test:never-answered').then(
+      () => 'answered',
+      () => performance.now() - started,
+    );
+    // Acquisitions go on with the other two meanwhile.
+    while (performance.now() - started < 400)
+      expect(await (await locker.acquire(uniqueKey('silent'))).release()).toBe(true);
+    await dropped;
+    const failedAfter = await pending;
+    expect(failedAfter).toBeGreaterThanOrEqual(190);
+    expect(failedAfter).toBeLessThan(1_000);
+    // Answering again, it is reconnected and counts: with another node stopped, a quorum needs it.
+    servers[2]!.resume();
+    await new Promise((resolve) =>
+      clients[2]!.status === 'ready' ? resolve(null) : clients[2]!.once('ready', resolve),
+    );
+    servers[0]!.pause();
+    const lease = await locker.acquire(uniqueKey('back'));
+    expect(await lease.release()).toBe(true);
+    servers[0]!.resume();
+    await locker.close();
+    await closeAll(clients);
+  });
+
   it('a node killed mid-hold: renewal goes on with the majority', async () => {
     const locker = createLocker(backend(), { ttl: 400 });
     const other = createLocker(backend(), { ttl: 400, wait: 0 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { findBinary } from '@leasekit/testing';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createLockClient, redisKeyNames } from '../src/index.js';
 
 export const hasRedisServer: boolean =
@@ -28,8 +28,11 @@ export async function closeAll(clients: readonly Redis[]): Promise<void> {
 }
 
 /** Lock clients (leasekit's settings), once every one of them is connected. */
-export async function connectedLockClients(urls: readonly string[]): Promise<Redis[]> {
-  const clients = urls.map((url) => createLockClient(url));
+export async function connectedLockClients(
+  urls: readonly string[],
+  overrides: RedisOptions = {},
+): Promise<Redis[]> {
+  const clients = urls.map((url) => createLockClient(url, overrides));
   await Promise.all(
     clients.map(async (client) => {
       client.on('error', () => {});
