@@ -3,7 +3,7 @@
  * core): leasekit against the floor (parallel SET NX PX + Lua compare-and-delete on raw ioredis,
  * no library) and three peers, @sesamecare-oss/redlock, redlock-universal and redis-semaphore's
  * RedlockMutex. Every contender gets the same three ioredis clients' settings
- * (leasekit's `lockClientOptions`: no offline queue, no resend, 2 s command timeout), the same
+ * (leasekit's `lockClientOptions`: no offline queue, no resend, 2 s socket timeout), the same
  * TTL, the same keys (under its own prefix) and, where it retries, a 10 ms retry step.
  */
 import { randomUUID } from 'node:crypto';

@@ -46,8 +46,14 @@ export class WaitQueues {
     return ticket;
   }
 
-  /** The key was (probably) released: wake the head of its queue, or let it know when it next waits. */
+  /**
+   * The key was (probably) released: wake the head of its queue, or let it know when it next
+   * waits. Not while this locker holds the key (again): the head's attempt could only fail,
+   * and that holder's release or loss wakes it. (A release's answer often arrives after the
+   * next local holder already took the key in the same round trip.)
+   */
   wake(key: string): void {
+    if (this.#heldHere(key)) return;
     const queue = this.#queues.get(key);
     if (!queue) return;
     const head = queue.tickets[0];
@@ -76,8 +82,8 @@ export class WaitQueues {
       () => {
         if (hint.signal.aborted) return;
         queue.hint = undefined;
-        // The store's echo of a release we already handed over locally: the key is ours again.
-        if (!this.#heldHere(key)) this.wake(key);
+        // Ignored (by `wake`) when it is the store's echo of a release handed over locally.
+        this.wake(key);
         // No re-subscription here: the head subscribes again when it next goes to sleep. (A
         // closed backend resolves the hint at once; re-subscribing here would spin forever.)
       },

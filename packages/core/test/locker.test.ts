@@ -300,6 +300,38 @@ describe('waiting for a hot key', () => {
     expect(backend.count('acquire')).toBe(3);
   });
 
+  it('a release answered after the hand-over does not send the next waiter to a key held here', async () => {
+    vi.useFakeTimers();
+    const backend = new ScriptedBackend();
+    Object.assign(backend, { capabilities: { ...backend.capabilities, orderedRelease: true } });
+    backend.latencyMs = 10;
+    backend.releaseLatencyMs = 30; // the next holder's attempt is answered first
+    const l = locker(backend);
+    const first = l.acquire('hot');
+    await vi.advanceTimersByTimeAsync(10);
+    const held = await first;
+    backend.acquireScript = { status: 'held' };
+    const second = l.acquire('hot', { wait: '10s' });
+    const third = l.acquire('hot', { wait: '10s' });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(backend.count('acquire')).toBe(2); // the head looked once; the next one waits its turn
+    backend.acquireScript = { status: 'acquired', fence: 2 };
+    const released = held.release();
+    await vi.advanceTimersByTimeAsync(10);
+    const next = await second;
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(released).resolves.toBe(true);
+    // The release's answer woke nobody: the third waiter could only have failed (or, on this
+    // store that keeps no state, taken the key twice). The second holder's release wakes it.
+    expect(backend.count('acquire')).toBe(3);
+    backend.acquireScript = { status: 'acquired', fence: 3 };
+    const nextReleased = next.release();
+    await vi.advanceTimersByTimeAsync(40);
+    expect((await third).fence).toBe(3);
+    expect(backend.count('acquire')).toBe(4);
+    await nextReleased;
+  });
+
   it('a waiter whose backoff timer fires keeps its place in the queue', async () => {
     vi.useFakeTimers();
     const backend = new ScriptedBackend();

@@ -19,6 +19,8 @@ export class ScriptedBackend implements LeaseBackend {
   readonly name = 'scripted';
   readonly capabilities = { fencing: true, minTtlMs: 1, maxTtlMs: 3_600_000, infiniteTtl: false };
   latencyMs = 0;
+  /** Release's own latency, when it differs. */
+  releaseLatencyMs: number | undefined;
   acquireScript: Script<AcquireOutcome> = { status: 'acquired', fence: 1 };
   renewScript: Script<RenewOutcome> = { status: 'renewed' };
   releaseScript: Script<boolean> = true;
@@ -41,12 +43,12 @@ export class ScriptedBackend implements LeaseBackend {
     return this.calls.filter((call) => call.op === op).length;
   }
 
-  #answer<T>(script: Script<T>, call: number): Promise<T> {
+  #answer<T>(script: Script<T>, call: number, latencyMs = this.latencyMs): Promise<T> {
     const value = typeof script === 'function' ? (script as (n: number) => T | Error | 'hang')(call) : script;
     if (value === 'hang') return new Promise<T>(() => {});
     return new Promise<T>((resolve, reject) => {
       const settle = () => (value instanceof Error ? reject(value) : resolve(value));
-      if (this.latencyMs > 0) setTimeout(settle, this.latencyMs);
+      if (latencyMs > 0) setTimeout(settle, latencyMs);
       else queueMicrotask(settle);
     });
   }
@@ -69,7 +71,7 @@ export class ScriptedBackend implements LeaseBackend {
 
   release(lease: LeaseRef): Promise<boolean> {
     this.calls.push({ op: 'release', at: performance.now(), key: lease.key, token: lease.token });
-    return this.#answer(this.releaseScript, this.count('release'));
+    return this.#answer(this.releaseScript, this.count('release'), this.releaseLatencyMs);
   }
 
   async close(): Promise<void> {

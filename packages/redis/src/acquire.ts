@@ -41,7 +41,6 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   throw quorumError('acquire', outcomes(set.nodes, replies, judge), set.quorum, 'acquire', key);
 }
 
-const NOT_FENCED: Promise<number> = Promise.resolve(0);
 const SYNTAX_ERROR = /syntax error/i;
 
 /**
@@ -70,20 +69,23 @@ function acquireOnNode(
     node.evalScript<AcquireReply>(ACQUIRE_SCRIPT, names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
   if (!node.plainAcquire) return script();
   const taken = client.set(names.lock, token, 'PX', ttlMs, 'NX', 'GET');
-  const fence = fencing ? client.incr(names.fence) : NOT_FENCED;
-  return Promise.all([taken, fence]).then(
-    ([previous, counted]): AcquireReply | Promise<AcquireReply> => {
-      if (previous === null) return [1, counted];
-      if (previous === token) return node.run(script);
-      return node.run((again) => again.pttl(names.lock)).then((pttl) => [0, pttl]);
-    },
-    (error: unknown) => {
-      if (!(error instanceof Error && error.name === 'ReplyError' && SYNTAX_ERROR.test(error.message))) {
-        throw error;
-      }
-      node.plainAcquire = false;
-      return node.run(script);
-    },
+  const decide = (previous: string | null, counted: number): AcquireReply | Promise<AcquireReply> => {
+    if (previous === null) return [1, counted];
+    if (previous === token) return node.run(script);
+    return node.run((again) => again.pttl(names.lock)).then((pttl) => [0, pttl]);
+  };
+  const failed = (error: unknown): Promise<AcquireReply> => {
+    if (!(error instanceof Error && error.name === 'ReplyError' && SYNTAX_ERROR.test(error.message))) {
+      throw error;
+    }
+    node.plainAcquire = false;
+    return node.run(script);
+  };
+  if (!fencing) return taken.then((previous) => decide(previous, 0), failed);
+  // A node answers in order: once the INCR is answered, so is the SET (no Promise.all needed).
+  return client.incr(names.fence).then(
+    (counted) => taken.then((previous) => decide(previous, counted), failed),
+    (error: unknown) => taken.then(() => Promise.reject(error), failed),
   );
 }
 
