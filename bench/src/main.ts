@@ -5,7 +5,9 @@
  * every round and the medians, and writes the tables into bench/README.md (full runs; a quick
  * run writes only with `--write`) and the raw rounds to bench/results/ (git-ignored).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,9 @@ async function main(): Promise<number> {
       write: { type: 'boolean' },
       'no-write': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      // Internal: run the one scenario with this id in this process and write its result here.
+      'scenario-id': { type: 'string' },
+      'result-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -49,6 +54,18 @@ async function main(): Promise<number> {
   if (!Number.isInteger(rounds) || rounds < MIN_ROUNDS) {
     console.error(`--rounds must be an integer >= ${MIN_ROUNDS}; got ${values.rounds}\n${usage}`);
     return 2;
+  }
+  const only = values['scenario-id'];
+  if (only !== undefined && values['result-file'] !== undefined) {
+    const scenario = scenarios.find((s) => s.id === only);
+    if (!scenario) throw new Error(`no scenario ${only}`);
+    const result = await runScenario(scenario, {
+      rounds,
+      quick: values.quick,
+      log: (line) => console.log(line),
+    });
+    writeFileSync(values['result-file'], JSON.stringify(result));
+    return 0;
   }
   const filters = values.filter.flatMap((f) => f.split(','));
   const selected = selectScenarios(scenarios, filters);
@@ -76,11 +93,7 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const results: ScenarioResult[] = [];
-  for (const scenario of selected) {
-    results.push(
-      await runScenario(scenario, { rounds, quick: values.quick, log: (line) => console.log(line) }),
-    );
-  }
+  for (const scenario of selected) results.push(runIsolated(scenario.id, rounds, values.quick));
   console.log(`\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const here = dirname(fileURLToPath(import.meta.url));
@@ -109,6 +122,26 @@ async function main(): Promise<number> {
   const failed = results.some((r) => r.summary.some((s) => s.failures > 0));
   if (failed) console.log('note: some contenders had failures (see the failures column)');
   return 0;
+}
+
+/**
+ * Runs one scenario in a fresh Node process (pinned like this one, under the same bench lock):
+ * the JIT feedback and heap that earlier scenarios left (another backend through the same
+ * core, other libraries) must not weigh on its numbers.
+ */
+function runIsolated(id: string, rounds: number, quick: boolean): ScenarioResult {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekit-bench-'));
+  const resultFile = join(dir, 'result.json');
+  try {
+    const args = [...process.execArgv, process.argv[1]!, '--scenario-id', id, '--result-file', resultFile];
+    args.push('--rounds', String(rounds));
+    if (quick) args.push('--quick');
+    const run = spawnSync(process.execPath, args, { stdio: 'inherit' });
+    if (run.status !== 0) throw new Error(`scenario ${id} exited with ${run.status ?? run.signal}`);
+    return JSON.parse(readFileSync(resultFile, 'utf8')) as ScenarioResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().then(
