@@ -138,7 +138,8 @@ function runIsolated(id: string, rounds: number, quick: boolean): ScenarioResult
     if (quick) args.push('--quick');
     const run = spawnSync(process.execPath, args, { stdio: 'inherit' });
     if (run.status !== 0) throw new Error(`scenario ${id} exited with ${run.status ?? run.signal}`);
-    return JSON.parse(readFileSync(resultFile, 'utf8')) as ScenarioResult;
+    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as ScenarioResult & { startedAt: string };
+    return { ...result, startedAt: new Date(result.startedAt) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

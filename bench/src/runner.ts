@@ -26,8 +26,8 @@ export function isDisturbed(m: Measurement): boolean {
   return (m.cpuWait ?? 0) > DISTURBANCE && (m.otherCpu ?? 0) > DISTURBANCE;
 }
 
-/** The warm-up round runs every contender at this fraction of a round's length. */
-export const WARMUP_SCALE = 0.1;
+/** The warm-up round runs every contender at this fraction of a round's length: a whole round, so the JIT has optimized every library before it is measured. */
+export const WARMUP_SCALE = 1;
 
 export interface RunOptions {
   /** Measured rounds (a warm-up round comes first and is not counted). */
@@ -187,7 +187,7 @@ function summarizeContender(
 }
 
 /**
- * Runs one scenario: its setup, a warm-up round (every contender once, short, not counted),
+ * Runs one scenario: its setup, a warm-up round (every contender once, not counted),
  * then `rounds` measured rounds, each with the contender order rotated by one, then its teardown.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioResult> {
