@@ -1,5 +1,4 @@
 import type { AcquireOutcome, AcquireRequest, NodeOutcome } from '@leasekit/core';
-import type { Cluster, Redis } from 'ioredis';
 import { quorumError } from './errors.js';
 import { type RedisKeyNames, redisKeyNames } from './keys.js';
 import type { LockNode } from './node.js';
@@ -22,7 +21,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   const names = redisKeyNames(key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (client, node) => acquireOnNode(node, client, names, token, ttlMs, set.fencing),
+    (_, node) => acquireOnNode(node, names, token, ttlMs, set.fencing),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
   );
@@ -59,7 +58,6 @@ const SYNTAX_ERROR = /syntax error/i;
  */
 function acquireOnNode(
   node: LockNode,
-  client: Redis | Cluster,
   names: RedisKeyNames,
   token: string,
   ttlMs: number,
@@ -68,11 +66,11 @@ function acquireOnNode(
   const script = () =>
     node.evalScript<AcquireReply>(ACQUIRE_SCRIPT, names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
   if (!node.plainAcquire) return script();
-  const taken = client.set(names.lock, token, 'PX', ttlMs, 'NX', 'GET');
+  const taken = node.send<string | null>('set', names.lock, token, 'PX', ttlMs, 'NX', 'GET');
   const decide = (previous: string | null, counted: number): AcquireReply | Promise<AcquireReply> => {
     if (previous === null) return [1, counted];
     if (previous === token) return node.run(script);
-    return node.run((again) => again.pttl(names.lock)).then((pttl) => [0, pttl]);
+    return node.run(() => node.send<number>('pttl', names.lock)).then((pttl) => [0, pttl]);
   };
   const failed = (error: unknown): Promise<AcquireReply> => {
     if (!(error instanceof Error && error.name === 'ReplyError' && SYNTAX_ERROR.test(error.message))) {
@@ -82,10 +80,16 @@ function acquireOnNode(
     return node.run(script);
   };
   if (!fencing) return taken.then((previous) => decide(previous, 0), failed);
-  // A node answers in order: once the INCR is answered, so is the SET (no Promise.all needed).
-  return client.incr(names.fence).then(
-    (counted) => taken.then((previous) => decide(previous, counted), failed),
-    (error: unknown) => taken.then(() => Promise.reject(error), failed),
+  const counted = node.send<number>('incr', names.fence);
+  // A node answers in order, so the INCR's answer comes after the SET's: a handler attached once
+  // the SET is answered is in time (unlike one attached once the INCR is, which could leave a
+  // failed SET unhandled for a moment, when the two answers arrive in separate reads).
+  return taken.then(
+    (previous) => counted.then((count) => decide(previous, count)),
+    (error: unknown) => {
+      counted.catch(() => {});
+      return failed(error);
+    },
   );
 }
 

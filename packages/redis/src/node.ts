@@ -1,4 +1,4 @@
-import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Command, Redis, type RedisOptions } from 'ioredis';
 import { isNoScript, type LuaScript } from './scripts.js';
 
 /** How long an operation waits for a node that is still connecting: `lockClientOptions.connectTimeout`. */
@@ -38,6 +38,15 @@ export function createLockClient(spec: RedisNodeSpec, overrides: RedisOptions = 
     : new Redis({ ...lockClientOptions, ...spec, ...overrides });
 }
 
+/** ioredis' `sendCommand` stream argument (its `PipelineWriteableStream`). */
+interface CommandSink {
+  readonly isPipeline: true;
+  readonly destination: { readonly redis: Redis };
+  write(data: string | Buffer): boolean;
+}
+
+const UTF8 = { replyEncoding: 'utf8' } as const;
+
 interface Corkable {
   cork(): void;
   uncork(): void;
@@ -65,10 +74,33 @@ export class LockNode {
   /** Commands written in the current burst: 0, 1 (written directly) or 2 (more; the socket is corked). */
   #burst: 0 | 1 | 2 = 0;
   #corked: Corkable | undefined;
+  /** Commands sent by the current `run` call, written once it returns; `undefined` outside one. */
+  #batch: string | undefined;
+  /**
+   * Where ioredis writes a command while a batch is open (`sendCommand`'s stream argument).
+   * Outside one (a resend after a reconnect, which lock clients never do, but a caller's own
+   * client might), it writes straight to the socket.
+   */
+  readonly #sink: CommandSink;
+  /** The client's `keyPrefix`, which ioredis' own command methods apply. */
+  readonly #keyPrefix: string | undefined;
 
   constructor(client: Redis | Cluster, owned: boolean) {
     this.client = client;
     this.owned = owned;
+    this.#keyPrefix = client.options.keyPrefix;
+    this.#sink = {
+      isPipeline: true,
+      destination: { redis: client as Redis },
+      write: (data) => {
+        if (this.#batch !== undefined && typeof data === 'string') {
+          this.#batch += data;
+          return true;
+        }
+        this.#flush();
+        return (this.client as Redis).stream.write(data);
+      },
+    };
     this.#neverReady = client.status !== 'ready';
     client.on('ready', () => {
       this.#neverReady = false;
@@ -109,16 +141,47 @@ export class LockNode {
    * the same way. Call it where a command may be written: inside `run`.
    */
   evalScript<T>(script: LuaScript, ...args: (string | number)[]): Promise<T> {
-    const client = this.client;
     if (!this.#sent.has(script)) {
       this.#sent.add(script);
-      return client.eval(script.lua, script.keys, ...args) as Promise<T>;
+      return this.send<T>('eval', script.lua, script.keys, ...args);
     }
-    return (client.evalsha(script.sha, script.keys, ...args) as Promise<T>).catch((error: unknown) => {
+    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
       this.#sent.delete(script);
-      return client.eval(script.lua, script.keys, ...args) as Promise<T>;
+      return this.send<T>('eval', script.lua, script.keys, ...args);
     });
+  }
+
+  /**
+   * Sends one command. Inside `run`, the commands of one call go out in one socket write (an
+   * acquire's `SET` and `INCR`: a write is a system call, which costs more than building both).
+   * The batch is written before `run` returns, so the connection's order stays the order of
+   * sending, also on a client the application shares: nothing else runs in between.
+   */
+  send<T>(name: string, ...args: (string | number)[]): Promise<T> {
+    const client = this.client;
+    if (this.isCluster) return client.call(name, ...args) as Promise<T>;
+    const prefix = this.#keyPrefix;
+    const command = new Command(name, args, prefix ? { replyEncoding: 'utf8', keyPrefix: prefix } : UTF8);
+    (client as Redis).sendCommand(command, this.#batch === undefined ? undefined : this.#sink);
+    return command.promise as Promise<T>;
+  }
+
+  /** Runs `command` with a batch open, then writes what it sent in one write. */
+  #batched<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    if (this.isCluster || this.#batch !== undefined) return command(this.client);
+    this.#batch = '';
+    try {
+      return command(this.client);
+    } finally {
+      this.#flush();
+    }
+  }
+
+  #flush(): void {
+    const data = this.#batch;
+    this.#batch = undefined;
+    if (data) (this.client as Redis).stream.write(data);
   }
 
   /**
@@ -134,7 +197,7 @@ export class LockNode {
       // Not even a synchronous cork/uncork around it: measured, that costs more than a second write.
       this.#burst = 1;
       process.nextTick(this.#endBurst);
-      return command(this.client);
+      return this.#batched(command);
     }
     if (this.#burst === 1 && !this.isCluster) {
       const stream = (this.client as { stream?: Corkable }).stream;
@@ -144,7 +207,7 @@ export class LockNode {
         this.#burst = 2;
       }
     }
-    return command(this.client);
+    return this.#batched(command);
   }
 
   readonly #endBurst = (): void => {

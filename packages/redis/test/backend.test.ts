@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
 import { getFreePort } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
-import { ReplyError } from 'ioredis';
+import { type Command, type Redis, ReplyError } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   classifyError,
@@ -192,10 +192,14 @@ describe('Redlock over 3 nodes', () => {
     let plainCalls = 0;
     for (const client of clients) {
       // What Redis 6 answers to `SET key value PX ms NX GET`: a real "ERR syntax error" from the server.
+      const sendCommand = client.sendCommand.bind(client);
       Object.assign(client, {
-        set: (lockKey: string, token: string) => {
-          plainCalls++;
-          return client.call('SET', lockKey, token, 'NX', 'XX');
+        sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+          if (command.name === 'set' && command.args.includes('GET')) {
+            plainCalls++;
+            command.args = [command.args[0]!, command.args[1]!, 'NX', 'XX'];
+          }
+          return sendCommand(command, stream);
         },
       });
     }
@@ -381,6 +385,33 @@ describe('Redlock over 3 nodes', () => {
       .catch((e: unknown) => e);
     expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
     expect((error as LeaseError).retryable).toBe(false);
+  });
+
+  it('a failed SET is handled even when the INCR after it is answered in a later read', async () => {
+    const key = uniqueKey('wrongtype-late-incr');
+    await admin[0]!.hset(redisKeyNames(key).lock, 'field', 'value');
+    const clients = await connectedLockClients(urls.slice(0, 3));
+    // Node 0 answers the SET (WRONGTYPE) at once and the INCR 30 ms later, in a read of its own.
+    const sendCommand = clients[0]!.sendCommand.bind(clients[0]);
+    Object.assign(clients[0]!, {
+      sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+        if (command.name !== 'incr') return sendCommand(command, stream);
+        setTimeout(() => sendCommand(command, stream), 30);
+        return command.promise;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const outcome = await backend({ clients }).tryAcquire({ key, token: randomUUID(), ttlMs: 1_000 });
+      expect(outcome.status).toBe('acquired');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await closeAll(clients);
+    }
   });
 
   it('close() closes what it created, leaves given clients open, and refuses new work', async () => {
