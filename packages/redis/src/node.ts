@@ -71,10 +71,18 @@ export class LockNode {
   #neverReady: boolean;
   /** Scripts sent in full (`EVAL`, which caches them) on the current connection. */
   readonly #sent = new Set<LuaScript>();
-  /** Commands written in the current burst: 0, 1 (written directly) or 2 (more; the socket is corked). */
+  /** `run` calls in the current burst: 0, 1 (written directly) or 2 (more: batched or corked). */
   #burst: 0 | 1 | 2 = 0;
   #corked: Corkable | undefined;
-  /** Commands sent by the current `run` call, written once it returns; `undefined` outside one. */
+  /**
+   * Only leasekit writes to this connection (a client the backend created): a burst's later
+   * commands can wait in `#batch` until the burst ends, since nothing else could overtake them.
+   * Elsewhere the socket is corked instead, which keeps every writer's order.
+   */
+  readonly #exclusive: boolean;
+  /** `#batch` stays open until the burst ends (an exclusive connection's burst). */
+  #burstBatch = false;
+  /** Commands sent but not yet written: those of the current `run` call, or of the burst. */
   #batch: string | undefined;
   /**
    * Where ioredis writes a command while a batch is open (`sendCommand`'s stream argument).
@@ -107,6 +115,7 @@ export class LockNode {
       this.#sent.clear(); // a new connection, maybe to a restarted server
     });
     this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
+    this.#exclusive = owned && !this.isCluster;
     this.name = nodeName(client, this.isCluster);
     if (owned) client.on('error', () => {}); // failures surface through commands; avoid "unhandled error event" logs
   }
@@ -178,6 +187,15 @@ export class LockNode {
     }
   }
 
+  /**
+   * Writes the commands sent so far. Call it before writing to the client other than by
+   * `send` (a pipeline, `QUIT`), so that those do not overtake them.
+   */
+  flush(): void {
+    this.#burstBatch = false;
+    this.#flush();
+  }
+
   #flush(): void {
     const data = this.#batch;
     this.#batch = undefined;
@@ -188,9 +206,10 @@ export class LockNode {
    * Coalesces the commands written to this node in one burst of callbacks (many leases'
    * operations resuming on one batch of replies) into as few socket writes as it can without
    * adding latency. The first `run` of a burst writes at once (a lone operation, the
-   * sequential case, must not pay for a deferred write: it costs more CPU than the write it
-   * would save); from the second on, the socket stays corked until the current callbacks and
-   * their microtasks are done (`process.nextTick`).
+   * sequential case, must not wait; and the server starts on it while the burst goes on); the
+   * commands of the later ones are written together once the current callbacks and their
+   * microtasks are done (`process.nextTick`): as one string on an exclusive connection, else
+   * through the corked socket.
    */
   #write<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     if (this.#burst === 0) {
@@ -200,17 +219,23 @@ export class LockNode {
       return this.#batched(command);
     }
     if (this.#burst === 1 && !this.isCluster) {
-      const stream = (this.client as { stream?: Corkable }).stream;
-      if (stream?.cork && stream.writable) {
-        stream.cork();
-        this.#corked = stream;
-        this.#burst = 2;
+      this.#burst = 2;
+      if (this.#exclusive) {
+        this.#batch ??= '';
+        this.#burstBatch = true;
+      } else {
+        const stream = (this.client as { stream?: Corkable }).stream;
+        if (stream?.cork && stream.writable) {
+          stream.cork();
+          this.#corked = stream;
+        }
       }
     }
     return this.#batched(command);
   }
 
   readonly #endBurst = (): void => {
+    if (this.#burstBatch) this.flush();
     this.#corked?.uncork();
     this.#corked = undefined;
     this.#burst = 0;
@@ -236,6 +261,7 @@ export class LockNode {
   /** Closes a client the backend created: QUIT (lets pending replies arrive), bounded, then disconnect. */
   async close(): Promise<void> {
     if (!this.owned) return;
+    this.flush();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.client.quit().catch(() => {}),

@@ -89,7 +89,7 @@ async function renewOnNode(
   let results = await renewPipeline(node, items, locks);
   if (results.some(([error]) => isNoScript(error))) {
     // A restarted or flushed node: load the script and send the batch again (renewal is idempotent).
-    await node.client.script('LOAD', RENEW_SCRIPT.lua);
+    await node.send('script', 'LOAD', RENEW_SCRIPT.lua);
     results = await renewPipeline(node, items, locks);
   }
   return items.map((_, i) => {
@@ -108,6 +108,7 @@ async function renewPipeline(
   items.forEach((item, i) => {
     pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, locks[i]!, item.lease.token, item.ttlMs);
   });
+  node.flush(); // commands sent before, still batched, go first
   return (await pipeline.exec()) ?? [];
 }
 

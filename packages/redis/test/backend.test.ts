@@ -324,6 +324,62 @@ describe('Redlock over 3 nodes', () => {
     await closeAll(clients);
   });
 
+  it('operations started in one tick, a renewMany among them, each get their own answers', async () => {
+    const created = backend();
+    const keys = Array.from({ length: 8 }, () => uniqueKey('one-tick'));
+    const held = await Promise.all(
+      keys.slice(0, 4).map(async (key) => {
+        const lease = { key, token: randomUUID() };
+        expect((await created.tryAcquire({ ...lease, ttlMs: 5_000 })).status).toBe('acquired');
+        return lease;
+      }),
+    );
+    // One burst per node: new keys, held keys, a renewal of three held leases, a release.
+    const fresh = keys.slice(4).map((key) => created.tryAcquire({ key, token: randomUUID(), ttlMs: 5_000 }));
+    const taken = held
+      .slice(0, 2)
+      .map(({ key }) => created.tryAcquire({ key, token: randomUUID(), ttlMs: 5_000 }));
+    const renewed = created.renewMany(held.slice(0, 3).map((lease) => ({ lease, ttlMs: 30_000 })));
+    const released = created.release(held[3]!);
+    expect((await Promise.all(fresh)).map((outcome) => outcome.status)).toEqual([
+      'acquired',
+      'acquired',
+      'acquired',
+      'acquired',
+    ]);
+    expect((await Promise.all(taken)).map((outcome) => outcome.status)).toEqual(['held', 'held']);
+    expect((await renewed).map((outcome) => outcome.status)).toEqual(['renewed', 'renewed', 'renewed']);
+    expect(await released).toBe(true);
+    const lock = redisKeyNames(held[0]!.key).lock;
+    for (const client of admin) expect(await client.pttl(lock)).toBeGreaterThan(10_000);
+    expect(await holders(admin, held[3]!.key)).toEqual([null, null, null]);
+  });
+
+  it("on clients shared with the application, the application's commands in the same tick get their own answers", async () => {
+    const clients = await connectedLockClients(urls);
+    const shared = backend({ clients });
+    try {
+      const appKey = uniqueKey('app-data');
+      const acquires = Array.from({ length: 4 }, () =>
+        shared.tryAcquire({ key: uniqueKey('shared'), token: randomUUID(), ttlMs: 5_000 }),
+      );
+      const written = clients[0]!.set(appKey, 'application value');
+      const more = shared.tryAcquire({ key: uniqueKey('shared'), token: randomUUID(), ttlMs: 5_000 });
+      const read = clients[0]!.get(appKey);
+      expect((await Promise.all([...acquires, more])).map((outcome) => outcome.status)).toEqual([
+        'acquired',
+        'acquired',
+        'acquired',
+        'acquired',
+        'acquired',
+      ]);
+      expect(await written).toBe('OK');
+      expect(await read).toBe('application value');
+    } finally {
+      await closeAll(clients);
+    }
+  });
+
   it('a waiter is woken by the release, long before its next retry', async () => {
     const key = uniqueKey('hint');
     const holder = createLocker(backend(), { ttl: '10s' });
