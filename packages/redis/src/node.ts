@@ -71,8 +71,8 @@ export class LockNode {
   #neverReady: boolean;
   /** Scripts sent in full (`EVAL`, which caches them) on the current connection. */
   readonly #sent = new Set<LuaScript>();
-  /** `run` calls in the current burst: 0, 1 (written directly) or 2 (more: batched or corked). */
-  #burst: 0 | 1 | 2 = 0;
+  /** `run` calls in the current burst (the callbacks of one event and their microtasks). */
+  #runs = 0;
   #corked: Corkable | undefined;
   /**
    * Only leasekit writes to this connection (a client the backend created): a burst's later
@@ -82,6 +82,8 @@ export class LockNode {
   readonly #exclusive: boolean;
   /** `#batch` stays open until the burst ends (an exclusive connection's burst). */
   #burstBatch = false;
+  /** The last burst had more than one `run` call. */
+  #wasBurst = false;
   /** Commands sent but not yet written: those of the current `run` call, or of the burst. */
   #batch: string | undefined;
   /**
@@ -205,25 +207,21 @@ export class LockNode {
   /**
    * Coalesces the commands written to this node in one burst of callbacks (many leases'
    * operations resuming on one batch of replies) into as few socket writes as it can without
-   * adding latency. The first `run` of a burst writes at once (a lone operation, the
-   * sequential case, must not wait; and the server starts on it while the burst goes on); the
-   * commands of the later ones are written together once the current callbacks and their
-   * microtasks are done (`process.nextTick`): as one string on an exclusive connection, else
-   * through the corked socket.
+   * adding latency. The commands of the second and later `run` calls of a burst are written
+   * together once the current callbacks and their microtasks are done (`process.nextTick`): as
+   * one string on an exclusive connection, else through the corked socket. The first `run`
+   * writes at once (a lone operation, the sequential case, must not wait for the others to be
+   * built), unless the last burst had several: then, on an exclusive connection, it joins the
+   * rest (under load one write per burst costs less than the head start it gives the server).
    */
   #write<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
-    if (this.#burst === 0) {
-      // Not even a synchronous cork/uncork around it: measured, that costs more than a second write.
-      this.#burst = 1;
+    const runs = this.#runs++;
+    if (runs === 0) {
       process.nextTick(this.#endBurst);
-      return this.#batched(command);
-    }
-    if (this.#burst === 1 && !this.isCluster) {
-      this.#burst = 2;
-      if (this.#exclusive) {
-        this.#batch ??= '';
-        this.#burstBatch = true;
-      } else {
+      if (this.#exclusive && this.#wasBurst) this.#openBurstBatch();
+    } else if (runs === 1 && !this.isCluster && !this.#burstBatch) {
+      if (this.#exclusive) this.#openBurstBatch();
+      else {
         const stream = (this.client as { stream?: Corkable }).stream;
         if (stream?.cork && stream.writable) {
           stream.cork();
@@ -234,11 +232,17 @@ export class LockNode {
     return this.#batched(command);
   }
 
+  #openBurstBatch(): void {
+    this.#batch ??= '';
+    this.#burstBatch = true;
+  }
+
   readonly #endBurst = (): void => {
+    this.#wasBurst = this.#runs > 1;
+    this.#runs = 0;
     if (this.#burstBatch) this.flush();
     this.#corked?.uncork();
     this.#corked = undefined;
-    this.#burst = 0;
   };
 
   #whenReady(): Promise<void> {
