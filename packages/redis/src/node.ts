@@ -143,6 +143,14 @@ export class LockNode {
   }
 
   /**
+   * Other operations share this one's burst, or did the last one: the node is under load, where
+   * its server's time is what counts (inside `run`).
+   */
+  get underLoad(): boolean {
+    return this.#runs > 1 || this.#wasBurst;
+  }
+
+  /**
    * Runs a Lua script: in full (`EVAL`) the first time on a connection, then by `EVALSHA`, the
    * way ioredis' `defineCommand` does, without its per-call wrapper (a custom command class and
    * a fallback promise, which cost more client CPU than the command). Sending it in full first

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
 import { getFreePort } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
@@ -159,29 +159,52 @@ describe('Redlock over 3 nodes', () => {
     expect(await holders(admin, key)).toEqual([token, 'someone-else', token]);
   });
 
-  it('an acquire is plain SET NX PX GET + INCR, counting a fence per attempt on every node', async () => {
+  it('a lone acquire is one script per node; under load, plain SET NX PX GET + INCR, counting every attempt', async () => {
     const clients = await connectedLockClients(urls);
+    // What node 0 is sent for acquires (a failed attempt's unlock, a script too, is left out).
+    const sent: string[] = [];
+    const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+    let acquireSha: string | undefined;
+    const sendCommand = clients[0]!.sendCommand.bind(clients[0]);
+    Object.assign(clients[0]!, {
+      sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+        const first = String(command.args[0]);
+        if (command.name === 'eval' && first.includes("redis.call('SET', KEYS[1], ARGV[1], 'PX'")) {
+          acquireSha = sha1(first);
+        }
+        const script = command.name === 'eval' ? sha1(first) : command.name === 'evalsha' ? first : undefined;
+        if (script === undefined || script === acquireSha) sent.push(command.name);
+        return sendCommand(command, stream);
+      },
+    });
     try {
-      const plain = backend({ clients });
+      const created = backend({ clients });
       const key = uniqueKey('plain');
       const { lock, fence } = redisKeyNames(key);
-      const first = await plain.tryAcquire({ key, token: 'first', ttlMs: 5_000 });
+      const first = await created.tryAcquire({ key, token: 'first', ttlMs: 5_000 });
       expect(first).toMatchObject({ status: 'acquired', fence: 1 });
-      const second = await plain.tryAcquire({ key, token: 'second', ttlMs: 5_000 });
+      const second = await created.tryAcquire({ key, token: 'second', ttlMs: 5_000 });
       expect(second.status === 'held' && second.retryAfterMs).toBeGreaterThan(4_000);
-      // The failed attempt counted too (fences may skip values, never go back), and took nothing.
+      expect(sent.splice(0)).toEqual(['eval', 'evalsha']); // one script each, the held key's PTTL included
       await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['2', '2', '2']);
-      expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
-      expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
-      // Acquires issued together (one socket write per node) go the same way: each attempt counts.
+      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['1', '1', '1']);
+      // Acquires sent together: the first goes alone, the others are plain commands (one socket
+      // write per node), and each plain attempt counts, held or not (fences skip, never go back).
       const burst = await Promise.all(
-        [uniqueKey('burst'), key, key].map((k) => plain.tryAcquire({ key: k, token: 'third', ttlMs: 5_000 })),
+        [uniqueKey('burst'), key, key].map((k) =>
+          created.tryAcquire({ key: k, token: 'third', ttlMs: 5_000 }),
+        ),
       );
       expect(burst.map((outcome) => outcome.status)).toEqual(['acquired', 'held', 'held']);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['4', '4', '4']);
+      expect(sent.splice(0)).toEqual(['evalsha', 'set', 'incr', 'set', 'incr', 'pttl', 'pttl']);
+      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['3', '3', '3']);
       expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
+      expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
+      // Still under load (the last burst had several): the next one is plain from the start.
+      const next = await created.tryAcquire({ key: uniqueKey('after-burst'), token: 'fourth', ttlMs: 5_000 });
+      expect(next.status).toBe('acquired');
+      expect(sent.splice(0)).toEqual(['set', 'incr']);
     } finally {
       await closeAll(clients);
     }
@@ -206,18 +229,28 @@ describe('Redlock over 3 nodes', () => {
     const old = backend({ clients });
     try {
       const key = uniqueKey('old-server');
-      const lease = await old.tryAcquire({ key, token: 'first', ttlMs: 5_000 });
-      expect(lease.status).toBe('acquired');
+      const other = uniqueKey('old-server');
+      // Two at once: the second is sent as plain commands, refused, and redone with the script.
+      const [lease, alongside] = await Promise.all([
+        old.tryAcquire({ key, token: 'first', ttlMs: 5_000 }),
+        old.tryAcquire({ key: other, token: 'first', ttlMs: 5_000 }),
+      ]);
+      expect([lease.status, alongside.status]).toEqual(['acquired', 'acquired']);
       await new Promise((resolve) => setTimeout(resolve, 20)); // the third node's answer too
       expect(plainCalls).toBe(3); // once per node...
-      expect(await old.tryAcquire({ key, token: 'second', ttlMs: 5_000 })).toMatchObject({ status: 'held' });
-      expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
-      expect(await old.release({ key, token: 'first' })).toBe(true);
-      const next = await old.tryAcquire({ key, token: 'third', ttlMs: 5_000 });
+      expect(await holders(admin, other)).toEqual(['first', 'first', 'first']);
+      const [held, next] = await Promise.all([
+        old.tryAcquire({ key, token: 'second', ttlMs: 5_000 }),
+        old
+          .release({ key: other, token: 'first' })
+          .then(() => old.tryAcquire({ key: other, token: 'third', ttlMs: 5_000 })),
+      ]);
+      expect(held).toMatchObject({ status: 'held' });
       expect(plainCalls).toBe(3); // ...then never again
-      expect(next.status === 'acquired' && lease.status === 'acquired' && next.fence! > lease.fence!).toBe(
-        true,
-      );
+      expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
+      expect(
+        next.status === 'acquired' && alongside.status === 'acquired' && next.fence! > alongside.fence!,
+      ).toBe(true);
     } finally {
       await closeAll(clients);
     }
