@@ -127,6 +127,36 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     await closeAll(clients);
   });
 
+  it('commands for a node that is reconnecting fail at once instead of queueing for it', async () => {
+    // A stopped server still accepts TCP connections: its client reconnects and then sits in
+    // `connect`, its ready check unanswered, for a whole socket timeout (here 2 s).
+    const clients = await connectedLockClients(servers.map((server) => server.url));
+    const created = backend({ clients, nodeTimeout: 500 });
+    servers[1]!.pause();
+    servers[2]!.pause();
+    for (const client of clients.slice(1)) client.stream.destroy(); // as a socket timeout would
+    await Promise.all(
+      clients.slice(1).map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            const check = () => (client.status === 'connect' ? resolve() : setTimeout(check, 5));
+            check();
+          }),
+      ),
+    );
+    const error = (await created
+      .tryAcquire({ key: uniqueKey('reconnecting'), token: 't', ttlMs: 5_000 })
+      .catch((e: unknown) => e)) as QuorumNotReachedError;
+    expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+    // Failed by ioredis ("Stream isn't writeable"), not timed out after 500 ms (which also
+    // decided the outcome before node 0's answer was needed).
+    expect(error.nodes.slice(1).map((node) => node.outcome)).toEqual(['error', 'error']);
+    expect(String(error.nodes[1]!.error)).toMatch(/isn't writeable/);
+    servers[1]!.resume();
+    servers[2]!.resume();
+    await closeAll(clients);
+  });
+
   it('a node killed mid-hold: renewal goes on with the majority', async () => {
     const locker = createLocker(backend(), { ttl: 400 });
     const other = createLocker(backend(), { ttl: 400, wait: 0 });
