@@ -17,6 +17,20 @@ export class NodeTimeoutError extends Error {
   }
 }
 
+/**
+ * A node's client is not connected (down, reconnecting or closed): its commands fail at once,
+ * without being built or queued. One instance per node and connection state is reused, so a
+ * dead node costs no stack trace per operation.
+ */
+export class NodeUnavailableError extends Error {
+  readonly status: string;
+  constructor(node: string, status: string) {
+    super(`${node} is not connected (${status})`);
+    this.name = 'NodeUnavailableError';
+    this.status = status;
+  }
+}
+
 // Server replies that mean "try again later" (a node loading, failing over, busy, a cluster resharding).
 const TRANSIENT_REPLIES =
   /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY|OOM|NOREPLICAS)\b/;

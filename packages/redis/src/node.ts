@@ -1,4 +1,5 @@
 import { type Cluster, Command, Redis, type RedisOptions } from 'ioredis';
+import { NodeUnavailableError } from './errors.js';
 import { isNoScript, type LuaScript } from './scripts.js';
 
 /** How long an operation waits for a node that is still connecting: `lockClientOptions.connectTimeout`. */
@@ -92,6 +93,8 @@ export class LockNode {
    * client might), it writes straight to the socket.
    */
   readonly #sink: CommandSink;
+  /** The error of commands refused while the client is not connected, for its current status. */
+  #unavailable: NodeUnavailableError | undefined;
   /** The client's `keyPrefix`, which ioredis' own command methods apply. */
   readonly #keyPrefix: string | undefined;
 
@@ -141,7 +144,13 @@ export class LockNode {
   run<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const status = this.client.status;
     if (status === 'ready') return this.#write(command);
-    if (!this.#neverReady || !isConnecting(status)) return command(this.client);
+    if (!this.#neverReady || !isConnecting(status)) {
+      // A client with an offline queue (one of yours) queues it; a lock client would refuse it.
+      if (this.client.options.enableOfflineQueue) return command(this.client);
+      if (this.#unavailable?.status !== status)
+        this.#unavailable = new NodeUnavailableError(this.name, status);
+      return Promise.reject(this.#unavailable);
+    }
     this.#ready ??= this.#whenReady();
     return this.#ready.then(() => command(this.client));
   }
