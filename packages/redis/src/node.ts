@@ -135,11 +135,11 @@ export class LockNode {
 
   /**
    * Runs `command` once the connection is up. A client making its first connection is waited
-   * for (the caller's per-node timeout bounds that); one that is down or reconnecting fails at
-   * once, in ioredis: a node that dropped its connection is probably down, and commands for it
-   * must not queue (a stopped server accepts TCP connections it never answers, so its client
-   * can sit in `connect` for seconds; waiting there cost a fifth of the throughput of the
-   * nodes that do answer).
+   * for (the caller's per-node timeout bounds that); one that is down or reconnecting is refused
+   * at once, before the command is built: a node that dropped its connection is probably down,
+   * and commands for it must not queue (a stopped server accepts TCP connections it never
+   * answers, so its client can sit in `connect` for seconds; waiting there cost a fifth of the
+   * throughput of the nodes that do answer).
    */
   run<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const status = this.client.status;

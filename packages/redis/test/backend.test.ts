@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
 import { getFreePort } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
-import { type Command, type Redis, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   classifyError,
@@ -12,7 +12,14 @@ import {
   type RedisBackend,
   redisKeyNames,
 } from '../src/index.js';
-import { adminClients, closeAll, connectedLockClients, holders, uniqueKey } from './helpers.js';
+import {
+  adminClients,
+  closeAll,
+  connectedLockClients,
+  holders,
+  interceptCommands,
+  uniqueKey,
+} from './helpers.js';
 
 const urls = redisUrls().slice(0, 3);
 const admin = adminClients(urls);
@@ -165,17 +172,14 @@ describe('Redlock over 3 nodes', () => {
     const sent: string[] = [];
     const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
     let acquireSha: string | undefined;
-    const sendCommand = clients[0]!.sendCommand.bind(clients[0]);
-    Object.assign(clients[0]!, {
-      sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
-        const first = String(command.args[0]);
-        if (command.name === 'eval' && first.includes("redis.call('SET', KEYS[1], ARGV[1], 'PX'")) {
-          acquireSha = sha1(first);
-        }
-        const script = command.name === 'eval' ? sha1(first) : command.name === 'evalsha' ? first : undefined;
-        if (script === undefined || script === acquireSha) sent.push(command.name);
-        return sendCommand(command, stream);
-      },
+    interceptCommands(clients[0]!, (command, send) => {
+      const first = String(command.args[0]);
+      if (command.name === 'eval' && first.includes("redis.call('SET', KEYS[1], ARGV[1], 'PX'")) {
+        acquireSha = sha1(first);
+      }
+      const script = command.name === 'eval' ? sha1(first) : command.name === 'evalsha' ? first : undefined;
+      if (script === undefined || script === acquireSha) sent.push(command.name);
+      return send();
     });
     try {
       const created = backend({ clients });
@@ -215,15 +219,12 @@ describe('Redlock over 3 nodes', () => {
     let plainCalls = 0;
     for (const client of clients) {
       // What Redis 6 answers to `SET key value PX ms NX GET`: a real "ERR syntax error" from the server.
-      const sendCommand = client.sendCommand.bind(client);
-      Object.assign(client, {
-        sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
-          if (command.name === 'set' && command.args.includes('GET')) {
-            plainCalls++;
-            command.args = [command.args[0]!, command.args[1]!, 'NX', 'XX'];
-          }
-          return sendCommand(command, stream);
-        },
+      interceptCommands(client, (command, send) => {
+        if (command.name === 'set' && command.args.includes('GET')) {
+          plainCalls++;
+          command.args = [command.args[0]!, command.args[1]!, 'NX', 'XX'];
+        }
+        return send();
       });
     }
     const old = backend({ clients });
@@ -481,13 +482,10 @@ describe('Redlock over 3 nodes', () => {
     await admin[0]!.hset(redisKeyNames(key).lock, 'field', 'value');
     const clients = await connectedLockClients(urls.slice(0, 3));
     // Node 0 answers the SET (WRONGTYPE) at once and the INCR 30 ms later, in a read of its own.
-    const sendCommand = clients[0]!.sendCommand.bind(clients[0]);
-    Object.assign(clients[0]!, {
-      sendCommand: (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
-        if (command.name !== 'incr') return sendCommand(command, stream);
-        setTimeout(() => sendCommand(command, stream), 30);
-        return command.promise;
-      },
+    interceptCommands(clients[0]!, (command, send) => {
+      if (command.name !== 'incr') return send();
+      setTimeout(send, 30);
+      return command.promise;
     });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { findBinary } from '@leasekit/testing';
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Command, Redis, type RedisOptions } from 'ioredis';
 import { createLockClient, redisKeyNames } from '../src/index.js';
 
 export const hasRedisServer: boolean =
@@ -40,4 +40,21 @@ export async function connectedLockClients(
     }),
   );
   return clients;
+}
+
+type CommandStream = Parameters<Redis['sendCommand']>[1];
+
+/**
+ * Puts `intercept` between `client` and its connection: it sees every command the client is
+ * given and decides when (and whether) to pass it on with `send`.
+ */
+export function interceptCommands(
+  client: Redis,
+  intercept: (command: Command, send: () => unknown) => unknown,
+): void {
+  const sendCommand = client.sendCommand.bind(client);
+  Object.assign(client, {
+    sendCommand: (command: Command, stream?: CommandStream) =>
+      intercept(command, () => sendCommand(command, stream)),
+  });
 }
