@@ -384,8 +384,11 @@ describe('Redlock over 3 nodes', () => {
     expect((await Promise.all(taken)).map((outcome) => outcome.status)).toEqual(['held', 'held']);
     expect((await renewed).map((outcome) => outcome.status)).toEqual(['renewed', 'renewed', 'renewed']);
     expect(await released).toBe(true);
+    // Extended on a quorum: the grant and the renewal were decided by the first two nodes, and a
+    // third that a loaded machine starves may not have run even the first SET yet.
     const lock = redisKeyNames(held[0]!.key).lock;
-    for (const client of admin) expect(await client.pttl(lock)).toBeGreaterThan(10_000);
+    const pttls = await Promise.all(admin.map((client) => client.pttl(lock)));
+    expect(pttls.filter((pttl) => pttl > 10_000).length).toBeGreaterThanOrEqual(2);
     expect(await holders(admin, held[3]!.key)).toEqual([null, null, null]);
   });
 
