@@ -16,6 +16,7 @@ import {
   adminClients,
   closeAll,
   connectedLockClients,
+  eventually,
   holders,
   interceptCommands,
   uniqueKey,
@@ -190,8 +191,9 @@ describe('Redlock over 3 nodes', () => {
       const second = await created.tryAcquire({ key, token: 'second', ttlMs: 5_000 });
       expect(second.status === 'held' && second.retryAfterMs).toBeGreaterThan(4_000);
       expect(sent.splice(0)).toEqual(['eval', 'evalsha']); // one script each, the held key's PTTL included
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['1', '1', '1']);
+      const fences = () => Promise.all(admin.map((client) => client.get(fence)));
+      const all = (value: string) => (values: (string | null)[]) => values.every((v) => v === value);
+      expect(await eventually(fences, all('1'))).toEqual(['1', '1', '1']);
       // Acquires sent together: the first goes alone, the others are plain commands (one socket
       // write per node), and each plain attempt counts, held or not (fences skip, never go back).
       const burst = await Promise.all(
@@ -200,15 +202,29 @@ describe('Redlock over 3 nodes', () => {
         ),
       );
       expect(burst.map((outcome) => outcome.status)).toEqual(['acquired', 'held', 'held']);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Node 0 asks for the PTTL once its SETs are answered.
+      await eventually(
+        async () => sent.length,
+        (length) => length >= 7,
+      );
       expect(sent.splice(0)).toEqual(['evalsha', 'set', 'incr', 'set', 'incr', 'pttl', 'pttl']);
-      expect(await Promise.all(admin.map((client) => client.get(fence)))).toEqual(['3', '3', '3']);
+      expect(await eventually(fences, all('3'))).toEqual(['3', '3', '3']);
       expect(await holders(admin, key)).toEqual(['first', 'first', 'first']);
       expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
-      // Still under load (the last burst had several): the next one is plain from the start.
-      const next = await created.tryAcquire({ key: uniqueKey('after-burst'), token: 'fourth', ttlMs: 5_000 });
-      expect(next.status).toBe('acquired');
-      expect(sent.splice(0)).toEqual(['set', 'incr']);
+      // Still under load (the last burst had several operations): the next burst's first acquire
+      // is plain as well. Checked before any answer is read, so no lone burst comes in between.
+      const pair = [uniqueKey('pair'), uniqueKey('pair')].map((k) =>
+        created.tryAcquire({ key: k, token: 'fourth', ttlMs: 5_000 }),
+      );
+      await new Promise((resolve) => process.nextTick(resolve)); // the pair's burst has ended
+      const before = sent.length;
+      const next = created.tryAcquire({ key: uniqueKey('after-burst'), token: 'fifth', ttlMs: 5_000 });
+      expect(sent.slice(before)).toEqual(['set', 'incr']);
+      expect((await Promise.all([...pair, next])).map((outcome) => outcome.status)).toEqual([
+        'acquired',
+        'acquired',
+        'acquired',
+      ]);
     } finally {
       await closeAll(clients);
     }

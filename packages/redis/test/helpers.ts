@@ -58,3 +58,21 @@ export function interceptCommands(
       intercept(command, () => sendCommand(command, stream)),
   });
 }
+
+/**
+ * Reads until `ok` holds or `timeoutMs` passes, and returns the last value read: for what the
+ * slowest node applies after a quorum has answered (a loaded machine can starve a server for
+ * tens of milliseconds). The caller asserts on the value.
+ */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 2_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || performance.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
