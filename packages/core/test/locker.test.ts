@@ -271,10 +271,11 @@ describe('waiting for a hot key', () => {
     expect(backend.count('acquire')).toBe(7); // every hand-over took exactly one attempt
   });
 
-  it.each([
-    [true, 'sends the next waiter its attempt right behind the release'],
-    [false, 'wakes the next waiter only once the release answered'],
-  ])('with orderedRelease %s, a local hand-over %s', async (ordered) => {
+  /**
+   * A locker (10 ms per store call, fake timers) holding 'hot' on a backend with or without
+   * `orderedRelease`; the store answers every later attempt "held" until a test says otherwise.
+   */
+  async function holdingHot(ordered: boolean) {
     vi.useFakeTimers();
     const backend = new ScriptedBackend();
     Object.assign(backend, { capabilities: { ...backend.capabilities, orderedRelease: ordered } });
@@ -284,6 +285,14 @@ describe('waiting for a hot key', () => {
     await vi.advanceTimersByTimeAsync(10);
     const held = await first;
     backend.acquireScript = { status: 'held' };
+    return { backend, l, held };
+  }
+
+  it.each([
+    [true, 'sends the next waiter its attempt right behind the release'],
+    [false, 'wakes the next waiter only once the release answered'],
+  ])('with orderedRelease %s, a local hand-over %s', async (ordered) => {
+    const { backend, l, held } = await holdingHot(ordered);
     const waiter = l.acquire('hot', { wait: '10s' });
     await vi.advanceTimersByTimeAsync(100);
     expect(backend.count('acquire')).toBe(2); // one look, then no polling of a key this locker holds
@@ -301,16 +310,8 @@ describe('waiting for a hot key', () => {
   });
 
   it('a release answered after the hand-over does not send the next waiter to a key held here', async () => {
-    vi.useFakeTimers();
-    const backend = new ScriptedBackend();
-    Object.assign(backend, { capabilities: { ...backend.capabilities, orderedRelease: true } });
-    backend.latencyMs = 10;
+    const { backend, l, held } = await holdingHot(true);
     backend.releaseLatencyMs = 30; // the next holder's attempt is answered first
-    const l = locker(backend);
-    const first = l.acquire('hot');
-    await vi.advanceTimersByTimeAsync(10);
-    const held = await first;
-    backend.acquireScript = { status: 'held' };
     const second = l.acquire('hot', { wait: '10s' });
     const third = l.acquire('hot', { wait: '10s' });
     await vi.advanceTimersByTimeAsync(100);
