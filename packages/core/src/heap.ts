@@ -46,6 +46,10 @@ export class MinHeap<T extends HeapNode> {
     return top;
   }
 
+  clear(): void {
+    this.#items.length = 0;
+  }
+
   /** Keeps only the nodes `keep` accepts (drops stale agenda entries in one pass). */
   filter(keep: (node: T) => boolean): void {
     const kept = this.#items.filter(keep);

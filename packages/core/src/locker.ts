@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AcquireOutcome, type AnyBackend, callBackend, canRenew, type LeaseInfo } from './backend.js';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import { Deadlines } from './deadlines.js';
 import { type Duration, formatMs } from './duration.js';
 import {
   AcquireTimeoutError,
@@ -126,6 +127,8 @@ class LockerImpl implements Locker, LeaseOwner {
   /** Store requests still in flight that close() must let finish (attempts, give-backs). */
   readonly #pending = new Set<Promise<unknown>>();
   readonly #waiters: WaitQueues;
+  /** The `releaseTimeout` of every release, behind one timer. */
+  readonly #releaseDeadlines: Deadlines;
   #tracer: TracerLike | undefined;
   #tracerReady: Promise<unknown> | undefined;
   #closed = false;
@@ -183,6 +186,7 @@ class LockerImpl implements Locker, LeaseOwner {
       );
     }
     if (mode === 'lease' && !canRenew(backend)) throw this.#cannotRenew(op);
+    this.#releaseDeadlines = new Deadlines(this.#defaults.releaseTimeoutMs);
     this.#orchestrator = new RenewalOrchestrator({
       backend,
       timing: this.#defaults.timing,
@@ -598,12 +602,11 @@ class LockerImpl implements Locker, LeaseOwner {
   }
 
   #releaseWithin(key: string, token: string, fence: number | undefined): Promise<boolean> {
-    const timeoutMs = this.#defaults.releaseTimeoutMs;
     return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const deadline = this.#releaseDeadlines.start(() => {
         reject(
           new BackendUnavailableError(
-            `no answer within releaseTimeout (${formatMs(timeoutMs)}); the lease will expire by its TTL`,
+            `no answer within releaseTimeout (${formatMs(this.#releaseDeadlines.ms)}); the lease will expire by its TTL`,
             {
               backend: this.backend.name,
               operation: 'release',
@@ -611,14 +614,14 @@ class LockerImpl implements Locker, LeaseOwner {
             },
           ),
         );
-      }, timeoutMs);
+      });
       callBackend(() => this.backend.release({ key, token, fence })).then(
         (released) => {
-          clearTimeout(timer);
+          deadline.cancel();
           resolve(released);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          deadline.cancel();
           reject(toLeaseError(error, { backend: this.backend.name, operation: 'release', key }));
         },
       );

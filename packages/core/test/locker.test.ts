@@ -48,7 +48,7 @@ describe('withLease', () => {
     expect(failures).toHaveLength(1);
   });
 
-  it('does not wait for a hanging release longer than releaseTimeout, and leaves no timer', async () => {
+  it('does not wait for a hanging release longer than releaseTimeout, and leaves no timer behind', async () => {
     vi.useFakeTimers();
     const backend = new ScriptedBackend();
     backend.releaseScript = 'hang';
@@ -64,6 +64,8 @@ describe('withLease', () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(await run).toBe(7);
+    // What is left (the scheduler's timer, unreferenced) runs out by itself.
+    await vi.runAllTimersAsync();
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -396,4 +398,43 @@ describe('backend limits', () => {
     );
     expect(() => createLocker(backend, { renewFraction: 0.5, tracing: false })).not.toThrow();
   });
+});
+
+describe('the process', () => {
+  it('exits once its leases are released, even with the locker left open: no timer holds it', async () => {
+    const { spawn } = await import('node:child_process');
+    // The built package, as a user runs it; a store that answers at once; a TTL and a release
+    // bound of a minute, either of which would keep the process up if its timer were referenced.
+    const core = new URL('../dist/index.js', import.meta.url).href;
+    const script = `
+      const { createLocker } = await import(${JSON.stringify(core)});
+      const backend = {
+        name: 'instant',
+        capabilities: { fencing: false, minTtlMs: 1, maxTtlMs: 2 ** 31 - 1, infiniteTtl: false },
+        tryAcquire: async () => ({ status: 'acquired' }),
+        renew: async () => ({ status: 'renewed' }),
+        release: async () => true,
+        close: async () => {},
+      };
+      const locker = createLocker(backend, { ttl: '1m', releaseTimeout: '1m' });
+      for (const mode of ['timeout', 'lease']) {
+        const lease = await locker.acquire('k', { mode });
+        await lease.release();
+      }
+      console.log('released');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    // Killed (exit code null) long before a referenced timer would let it go.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+    expect(output.trim()).toBe('released');
+    expect(code).toBe(0);
+  }, 30_000);
 });

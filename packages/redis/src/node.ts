@@ -238,7 +238,7 @@ export class LockNode {
   #write<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const runs = this.#runs++;
     if (runs === 0) {
-      process.nextTick(this.#endBurst);
+      endOfBurst(this.#endBurst);
       if (this.#exclusive && this.#wasBurst) this.#openBurstBatch();
     } else if (runs === 1 && !this.isCluster && !this.#burstBatch) {
       if (this.#exclusive) this.#openBurstBatch();
@@ -297,6 +297,19 @@ export class LockNode {
     clearTimeout(timer);
     this.client.disconnect();
   }
+}
+
+/** The `#endBurst`s of the nodes written to in the current burst: one `process.nextTick` for all. */
+let burstEnds: (() => void)[] = [];
+
+function endOfBurst(end: () => void): void {
+  if (burstEnds.push(end) === 1) process.nextTick(endBursts);
+}
+
+function endBursts(): void {
+  const ends = burstEnds;
+  burstEnds = [];
+  for (const end of ends) end();
 }
 
 function isConnecting(status: string): boolean {

@@ -1,4 +1,4 @@
-import type { NodeOutcome } from '@leasekit/core';
+import { Deadlines, type NodeOutcome } from '@leasekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { NodeTimeoutError } from './errors.js';
 import { CONNECT_BUDGET_MS, type LockNode } from './node.js';
@@ -10,6 +10,23 @@ export type Reply<T> =
   | { readonly status: 'timeout'; readonly error: NodeTimeoutError };
 
 /**
+ * The per-node timeouts of every gather, one timer per length (a timer set and cleared per
+ * operation cost a tenth of a sequential caller's client CPU). Lengths are whole milliseconds,
+ * so there are few of them: the default node timeout is 50 to 500 ms.
+ */
+const deadlinesByLength = new Map<number, Deadlines>();
+
+function deadlinesOf(timeoutMs: number): Deadlines {
+  const length = Math.ceil(timeoutMs);
+  let deadlines = deadlinesByLength.get(length);
+  if (!deadlines) {
+    deadlines = new Deadlines(length);
+    deadlinesByLength.set(length, deadlines);
+  }
+  return deadlines;
+}
+
+/**
  * Decides, from the replies so far (`undefined`: not yet), whether the outcome is known. Called
  * once per node that answers, with that node's index.
  */
@@ -17,7 +34,7 @@ export type Decided<T> = (replies: readonly (Reply<T> | undefined)[], index: num
 
 /**
  * Runs `command` on every node at once and resolves as soon as `decided` says the outcome is
- * known, or when every node has answered or timed out (one shared timer of `timeoutMs`). Nodes
+ * known, or when every node has answered or timed out (after `timeoutMs`, one deadline for all). Nodes
  * that have not answered by then stay `undefined`; their commands may still land.
  */
 export function gather<T>(
@@ -29,7 +46,8 @@ export function gather<T>(
   // A node still connecting (a new backend's first operation) gets the time to connect as well.
   if (nodes.some((node) => node.connecting)) timeoutMs = Math.max(timeoutMs, CONNECT_BUDGET_MS);
   return new Promise((resolve) => {
-    const replies: (Reply<T> | undefined)[] = new Array(nodes.length).fill(undefined);
+    const replies: (Reply<T> | undefined)[] = [];
+    for (let i = 0; i < nodes.length; i++) replies.push(undefined);
     let pending = nodes.length;
     let done = false;
     const settle = (index: number, reply: Reply<T>) => {
@@ -40,21 +58,19 @@ export function gather<T>(
     };
     const finish = () => {
       done = true;
-      clearTimeout(timer);
+      deadline.cancel();
       resolve(replies);
     };
     // On expiry, let I/O that already arrived be read first (setImmediate runs after the poll
     // phase), so a busy event loop does not turn answered nodes into timeouts.
-    const timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (done) return;
-          nodes.forEach((node, index) => {
-            replies[index] ??= { status: 'timeout', error: new NodeTimeoutError(node.name, timeoutMs) };
-          });
-          finish();
-        }),
-      timeoutMs,
+    const deadline = deadlinesOf(timeoutMs).start(() =>
+      setImmediate(() => {
+        if (done) return;
+        nodes.forEach((node, index) => {
+          replies[index] ??= { status: 'timeout', error: new NodeTimeoutError(node.name, timeoutMs) };
+        });
+        finish();
+      }),
     );
     nodes.forEach((node, index) => {
       let promise: Promise<T>;
