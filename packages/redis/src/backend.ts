@@ -22,6 +22,9 @@ import { ReleaseNotifier } from './notifier.js';
 import { inspect, release } from './release.js';
 import { renew, renewMany } from './renew.js';
 
+/** The default node timeout's upper end (a TTL of 5 s or more). */
+const MAX_NODE_TIMEOUT_MS = 500;
+
 export interface RedisBackendOptions {
   /**
    * ioredis clients, one per independent master (a `Cluster` client counts as one node). The
@@ -37,6 +40,8 @@ export interface RedisBackendOptions {
   /**
    * Longest wait for one node's answer. Default: a tenth of the TTL, between 50 ms and 500 ms.
    * A node slower than this counts as failed for that operation (its command may still apply).
+   * A node that answers nothing for this long (the longest default: 500 ms) while commands wait
+   * gets no new commands until it answers: they fail at once, as for a node that is down.
    */
   readonly nodeTimeout?: Duration;
   /** Hand out fencing tokens (one small counter key per lock key, never expired). Default `true`. */
@@ -60,14 +65,16 @@ export interface RedisBackend extends LeaseBackend {
  */
 export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   const config = resolve(options);
-  const nodes = config.clients.map((client, index) => new LockNode(client, index < config.owned));
+  // A node silent for a whole node timeout with commands pending is refused until it answers.
+  const stallMs = config.nodeTimeoutMs ?? MAX_NODE_TIMEOUT_MS;
+  const nodes = config.clients.map((client, index) => new LockNode(client, index < config.owned, stallMs));
   const set: NodeSet = {
     nodes,
     quorum: Math.floor(nodes.length / 2) + 1,
     prefix: config.prefix,
     fencing: config.fencing,
     notifications: config.notifications,
-    nodeTimeoutMs: (ttlMs) => config.nodeTimeoutMs ?? Math.max(50, Math.min(500, ttlMs / 10)),
+    nodeTimeoutMs: (ttlMs) => config.nodeTimeoutMs ?? Math.max(50, Math.min(MAX_NODE_TIMEOUT_MS, ttlMs / 10)),
   };
   const capabilities: BackendCapabilities = {
     fencing: config.fencing,

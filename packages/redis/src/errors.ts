@@ -24,8 +24,8 @@ export class NodeTimeoutError extends Error {
  */
 export class NodeUnavailableError extends Error {
   readonly status: string;
-  constructor(node: string, status: string) {
-    super(`${node} is not connected (${status})`);
+  constructor(node: string, status: string, what: string = 'is not connected') {
+    super(`${node} ${what} (${status})`);
     this.name = 'NodeUnavailableError';
     this.status = status;
   }

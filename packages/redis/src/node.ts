@@ -97,8 +97,23 @@ export class LockNode {
   #unavailable: NodeUnavailableError | undefined;
   /** The client's `keyPrefix`, which ioredis' own command methods apply. */
   readonly #keyPrefix: string | undefined;
+  /**
+   * Watch for a stalled server (exclusive connections only: on a shared one, an application's
+   * blocking command would look like one).
+   */
+  readonly #watchStall: boolean;
+  /** A node with commands unanswered for this long, and not a byte since, is stalled. */
+  readonly #stallMs: number;
+  /** When the node last answered, or last got a command with none unanswered. */
+  #progressAt = 0;
+  #stalled: NodeUnavailableError | undefined;
 
-  constructor(client: Redis | Cluster, owned: boolean) {
+  /**
+   * `stallMs`: refuse commands for a connected node that has left commands unanswered for this
+   * long without a byte in between (a stopped or partitioned server keeps its connection), until
+   * it answers again. `Infinity`: never.
+   */
+  constructor(client: Redis | Cluster, owned: boolean, stallMs: number = Infinity) {
     this.client = client;
     this.owned = owned;
     this.#keyPrefix = client.options.keyPrefix;
@@ -117,11 +132,20 @@ export class LockNode {
     this.#neverReady = client.status !== 'ready';
     client.on('ready', () => {
       this.#neverReady = false;
+      this.#progressAt = performance.now();
       this.#sent.clear(); // a new connection, maybe to a restarted server
     });
     this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
     this.#exclusive = owned && !this.isCluster;
     this.name = nodeName(client, this.isCluster);
+    this.#stallMs = stallMs;
+    this.#watchStall = this.#exclusive && stallMs < Infinity && unanswered(client) !== undefined;
+    if (this.#watchStall) {
+      // ioredis makes a new socket per connection: listen on each one for the node's answers.
+      const listen = () => (client as Redis).stream?.on('data', this.#answered);
+      client.on('connect', listen);
+      if (client.status === 'connect' || client.status === 'ready') listen();
+    }
     if (owned) client.on('error', () => {}); // failures surface through commands; avoid "unhandled error event" logs
   }
 
@@ -143,7 +167,12 @@ export class LockNode {
    */
   run<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const status = this.client.status;
-    if (status === 'ready') return this.#write(command);
+    if (status === 'ready') {
+      if (this.#watchStall && unanswered(this.client)! > 0 && this.#isStalled()) {
+        return Promise.reject(this.#stalled);
+      }
+      return this.#write(command);
+    }
     if (!this.#neverReady || !isConnecting(status)) {
       // A client with an offline queue (one of yours) queues it; a lock client would refuse it.
       if (this.client.options.enableOfflineQueue) return command(this.client);
@@ -193,6 +222,7 @@ export class LockNode {
   send<T>(name: string, ...args: (string | number)[]): Promise<T> {
     const client = this.client;
     if (this.isCluster) return client.call(name, ...args) as Promise<T>;
+    if (this.#watchStall && unanswered(client) === 0) this.#progressAt = performance.now();
     const prefix = this.#keyPrefix;
     const command = new Command(name, args, prefix ? { replyEncoding: 'utf8', keyPrefix: prefix } : UTF8);
     (client as Redis).sendCommand(command, this.#batch === undefined ? undefined : this.#sink);
@@ -215,8 +245,30 @@ export class LockNode {
    * `send` (a pipeline, `QUIT`), so that those do not overtake them.
    */
   flush(): void {
+    // What is written next (a pipeline) is waited for from now, not from an older answer.
+    if (this.#watchStall && unanswered(this.client) === 0) this.#progressAt = performance.now();
     this.#burstBatch = false;
     this.#flush();
+  }
+
+  readonly #answered = (): void => {
+    this.#progressAt = performance.now();
+  };
+
+  /**
+   * Commands are unanswered (the caller checked) and the node has not answered for `stallMs`:
+   * more commands would only queue behind them, each operation then waiting out its node
+   * timeout; refused instead, like a node that is down, until it answers.
+   */
+  #isStalled(): boolean {
+    const silentMs = performance.now() - this.#progressAt;
+    if (silentMs <= this.#stallMs) return false;
+    this.#stalled ??= new NodeUnavailableError(
+      this.name,
+      'stalled',
+      `has not answered for ${Math.round(this.#stallMs)} ms`,
+    );
+    return true;
   }
 
   #flush(): void {
@@ -310,6 +362,11 @@ function endBursts(): void {
   const ends = burstEnds;
   burstEnds = [];
   for (const end of ends) end();
+}
+
+/** Commands written to the current connection and not answered yet (ioredis' `commandQueue`, new per connection). */
+function unanswered(client: Redis | Cluster): number | undefined {
+  return (client as unknown as { commandQueue?: { length: number } }).commandQueue?.length;
 }
 
 function isConnecting(status: string): boolean {

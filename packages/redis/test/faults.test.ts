@@ -8,6 +8,7 @@ import {
   adminClients,
   closeAll,
   connectedLockClients,
+  eventually,
   hasRedisServer,
   holders,
   uniqueKey,
@@ -156,6 +157,43 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     servers[1]!.resume();
     servers[2]!.resume();
     await closeAll(clients);
+  });
+
+  it('a stopped node that keeps its connection gets no new commands once silent for the node timeout, and is used again once it answers', async () => {
+    const created = backend({ nodeTimeout: 200 });
+    const warm = await created.tryAcquire({ key: uniqueKey('stall-warm'), token: 't', ttlMs: 5_000 });
+    expect(warm.status).toBe('acquired');
+    servers[1]!.pause();
+    servers[2]!.pause();
+    // Written to the stopped nodes, unanswered: each waits out the node timeout.
+    const first = (await created
+      .tryAcquire({ key: uniqueKey('stall-first'), token: 't', ttlMs: 5_000 })
+      .catch((e: unknown) => e)) as QuorumNotReachedError;
+    expect(first.nodes.map((node) => node.outcome)).toEqual(['ok', 'timeout', 'timeout']);
+    // Silent for more than the node timeout with commands waiting: refused before writing.
+    await sleep(50);
+    const refused = (await created
+      .tryAcquire({ key: uniqueKey('stall-refused'), token: 't', ttlMs: 5_000 })
+      .catch((e: unknown) => e)) as QuorumNotReachedError;
+    expect(isLeaseError(refused, 'QUORUM_NOT_REACHED')).toBe(true);
+    // (Decided by the two refusals, before node 0's answer was needed.)
+    expect(refused.nodes.slice(1).map((node) => node.outcome)).toEqual(['error', 'error']);
+    expect(String(refused.nodes[2]!.error)).toMatch(/has not answered for 200 ms \(stalled\)/);
+    servers[1]!.resume();
+    servers[2]!.resume();
+    // Their answers (to what was written before) end the stall: all three nodes take the next key.
+    const key = uniqueKey('stall-over');
+    const back = await eventually(
+      () => created.tryAcquire({ key, token: 't2', ttlMs: 5_000 }).catch((e: unknown) => e),
+      (outcome) => (outcome as { status?: string }).status === 'acquired',
+    );
+    expect(back).toMatchObject({ status: 'acquired' });
+    expect(
+      await eventually(
+        () => holders(admin, key),
+        (tokens) => tokens.every((token) => token === 't2'),
+      ),
+    ).toEqual(['t2', 't2', 't2']);
   });
 
   it('a node killed mid-hold: renewal goes on with the majority', async () => {
