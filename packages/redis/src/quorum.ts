@@ -10,9 +10,8 @@ export type Reply<T> =
   | { readonly status: 'timeout'; readonly error: NodeTimeoutError };
 
 /**
- * The per-node timeouts of every gather, one timer per length (a timer set and cleared per
- * operation cost a tenth of a sequential caller's client CPU). Lengths are whole milliseconds,
- * so there are few of them: the default node timeout is 50 to 500 ms.
+ * The per-node timeouts of every gather, one timer per length (see `Deadlines`). Lengths are
+ * whole milliseconds, so there are few of them: the default node timeout is 50 to 500 ms.
  */
 const deadlinesByLength = new Map<number, Deadlines>();
 
@@ -34,8 +33,8 @@ export type Decided<T> = (replies: readonly (Reply<T> | undefined)[], index: num
 
 /**
  * Runs `command` on every node at once and resolves as soon as `decided` says the outcome is
- * known, or when every node has answered or timed out (after `timeoutMs`, one deadline for all). Nodes
- * that have not answered by then stay `undefined`; their commands may still land.
+ * known, or when every node has answered or timed out (one deadline of `timeoutMs` for all).
+ * Nodes that have not answered by then stay `undefined`; their commands may still land.
  */
 export function gather<T>(
   nodes: readonly LockNode[],
