@@ -7,6 +7,10 @@ LEASEKIT_PNPM_VERSION="10.34.9"
 
 ensure_toolchain() {
   local root tc major platform
+  # Node trusts only its own CA list unless told otherwise: trust the machine's store too (where a
+  # TLS-intercepting proxy's CA lives), for the first test run's DynamoDB Local download (npm
+  # pack, or fetch) and any other request to the registry. Node >= 23.8 reads it; older ignore it.
+  export NODE_USE_SYSTEM_CA="${NODE_USE_SYSTEM_CA:-1}"
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   tc="$root/.toolchain"
   major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
