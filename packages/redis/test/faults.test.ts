@@ -161,8 +161,14 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
 
   it('a stopped node that keeps its connection gets no new commands once silent for the node timeout, and is used again once it answers', async () => {
     const created = backend({ nodeTimeout: 200 });
-    const warm = await created.tryAcquire({ key: uniqueKey('stall-warm'), token: 't', ttlMs: 5_000 });
+    const warmKey = uniqueKey('stall-warm');
+    const warm = await created.tryAcquire({ key: warmKey, token: 't', ttlMs: 5_000 });
     expect(warm.status).toBe('acquired');
+    // Every node connected and answering before two are stopped (the grant needed only two).
+    await eventually(
+      () => holders(admin, warmKey),
+      (tokens) => tokens.every((token) => token === 't'),
+    );
     servers[1]!.pause();
     servers[2]!.pause();
     // Written to the stopped nodes, unanswered: each waits out the node timeout.
