@@ -67,10 +67,10 @@ export class Deadlines {
     const due: Deadline[] = [];
     // A timer can fire up to a millisecond before `performance.now()` reaches its end (the event
     // loop reads its clock once per turn): that close is due.
-    for (let next = list.next!; next !== list && next.at <= now + 1; next = next.next!) due.push(next);
-    const first = due.length > 0 ? due[due.length - 1]!.next! : list.next!;
-    if (first !== list) {
-      this.#timer = setTimeout(this.#fire, Math.min(MAX_TIMER_MS, Math.max(1, first.at - now)));
+    let next = list.next!;
+    for (; next !== list && next.at <= now + 1; next = next.next!) due.push(next);
+    if (next !== list) {
+      this.#timer = setTimeout(this.#fire, Math.min(MAX_TIMER_MS, Math.max(1, next.at - now)));
     }
     for (const deadline of due) {
       try {
