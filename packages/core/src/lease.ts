@@ -71,7 +71,15 @@ export class LeaseHandle implements Lease {
   inflight: Promise<void> | undefined;
   lostError: LeaseLostError | undefined;
   releasing: Promise<boolean> | undefined;
-  readonly #controller = new AbortController();
+  /** Index in the locker's roster of held leases (-1: not there). */
+  heldSlot = -1;
+  /** Index in the renewal orchestrator's roster of tracked leases (-1: not there). */
+  trackedSlot = -1;
+  /**
+   * Made when `signal` is first read (most leases are released without anyone reading it: an
+   * AbortController with its signal is most of what a lease allocates).
+   */
+  #controller: AbortController | undefined;
   readonly #owner: LeaseOwner;
 
   constructor(
@@ -101,6 +109,11 @@ export class LeaseHandle implements Lease {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      // Lost before anyone looked: the signal is born aborted, with the same reason.
+      if (this.lostError) this.#controller.abort(this.lostError);
+    }
     return this.#controller.signal;
   }
 
@@ -144,7 +157,7 @@ export class LeaseHandle implements Lease {
     this.state = 'lost';
     this.lostError = error;
     this.seq++;
-    this.#controller.abort(error);
+    this.#controller?.abort(error);
     return true;
   }
 }

@@ -16,6 +16,7 @@ import {
 import { callHook, type LockerHooks } from './hooks.js';
 import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner } from './lease.js';
 import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
+import { Roster } from './roster.js';
 import { endSpan, loadTracer, type TracerLike } from './tracing.js';
 import { checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
 import { WaitQueues } from './wait-queue.js';
@@ -121,12 +122,15 @@ class LockerImpl implements Locker, LeaseOwner {
   readonly #options: LockerOptions;
   readonly #defaults: Resolved;
   readonly #orchestrator: RenewalOrchestrator;
-  readonly #held = new Set<LeaseHandle>();
-  /** This locker's current holding per key (a lock: at most one). */
-  readonly #heldByKey = new Map<string, LeaseHandle>();
-  /** Store requests still in flight that close() must let finish (attempts, give-backs). */
-  readonly #pending = new Set<Promise<unknown>>();
-  readonly #waiters: WaitQueues;
+  readonly #held = new Roster<LeaseHandle>('heldSlot');
+  /**
+   * Store requests still in flight that close() must let finish (attempts, give-backs): a count
+   * and who waits for it to reach 0, not a set of promises (see `Roster` for why not a Set).
+   */
+  #pending = 0;
+  #drained: (() => void)[] = [];
+  /** Waiters per key, and this locker's current holding of each key. */
+  readonly #waiters: WaitQueues<LeaseHandle>;
   /** The `releaseTimeout` of every release, behind one timer. */
   readonly #releaseDeadlines: Deadlines;
   #tracer: TracerLike | undefined;
@@ -141,7 +145,7 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     this.backend = backend;
     this.#options = options;
-    this.#waiters = new WaitQueues(backend, (key) => this.#heldByKey.has(key));
+    this.#waiters = new WaitQueues(backend);
     const mode = options.mode ?? 'timeout';
     if (mode !== 'timeout' && mode !== 'lease') {
       throw new InvalidArgumentError(`mode must be 'timeout' or 'lease'; got ${String(mode)}`, {
@@ -268,7 +272,7 @@ class LockerImpl implements Locker, LeaseOwner {
         operation: 'acquire',
       }),
     );
-    const held = [...this.#held];
+    const held = this.#held.values();
     for (const handle of held) {
       const error = new LeaseLostError('closed', 'the locker was closed', {
         backend: this.backend.name,
@@ -282,8 +286,8 @@ class LockerImpl implements Locker, LeaseOwner {
     // Attempts still in flight may yet be granted (and are then given back): let them finish,
     // then the give-backs they start, each within the release bound, so close() never strands a
     // lock on a backend it closed.
-    for (let pass = 0; pass < 2 && this.#pending.size > 0; pass++) {
-      await settleWithin([...this.#pending], this.#defaults.releaseTimeoutMs);
+    for (let pass = 0; pass < 2 && this.#pending > 0; pass++) {
+      await settleWithin(this.#whenDrained(), this.#defaults.releaseTimeoutMs);
     }
     if (this.#options.closeBackend !== false) await this.backend.close();
   }
@@ -433,7 +437,7 @@ class LockerImpl implements Locker, LeaseOwner {
   /** How long to sleep before the next attempt, unless woken by a release first. */
   #pollDelay(key: string, step: number, retryAfterMs: number | undefined, remaining: number): number {
     // Held by this very locker: its release or loss wakes us, so polling would only burn the store.
-    const local = this.#heldByKey.get(key);
+    const local = this.#waiters.holder(key);
     if (local) return Math.min(remaining, Math.max(1, local.lossAt - performance.now()));
     let delay = backoffDelay(step, this.#defaults.backoff);
     // A store that says when the holding expires: no point sleeping past that.
@@ -455,9 +459,7 @@ class LockerImpl implements Locker, LeaseOwner {
     const pending = callBackend(() =>
       this.backend.tryAcquire({ key, token: request.token, ttlMs: request.ttlMs, owner: request.owner }),
     );
-    this.#pending.add(pending);
-    const untrack = () => this.#pending.delete(pending);
-    pending.then(untrack, untrack);
+    this.#inFlight(pending);
     let outcome: AcquireOutcome;
     try {
       outcome = signal ? await raceAbort(pending, signal) : await pending;
@@ -519,7 +521,7 @@ class LockerImpl implements Locker, LeaseOwner {
       handle.renewAt = renewAt < lossAt ? renewAt : sentAt + (lossAt - sentAt) / 2;
     }
     this.#held.add(handle);
-    this.#heldByKey.set(key, handle);
+    this.#waiters.hold(key, handle);
     this.#orchestrator.track(handle);
     callHook(this.#options.hooks, 'acquired', {
       key,
@@ -532,9 +534,28 @@ class LockerImpl implements Locker, LeaseOwner {
     return { kind: 'acquired', lease: handle };
   }
 
+  /** Counts `request` in flight until it settles (see `close`). */
+  #inFlight(request: Promise<unknown>): void {
+    this.#pending++;
+    request.then(this.#settled, this.#settled);
+  }
+
+  readonly #settled = (): void => {
+    if (--this.#pending > 0 || this.#drained.length === 0) return;
+    const drained = this.#drained;
+    this.#drained = [];
+    for (const resolve of drained) resolve();
+  };
+
+  /** Resolves once no store request is in flight. */
+  #whenDrained(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
   #forget(handle: LeaseHandle): void {
     this.#held.delete(handle);
-    if (this.#heldByKey.get(handle.key) === handle) this.#heldByKey.delete(handle.key);
+    this.#waiters.unhold(handle.key, handle);
   }
 
   #onLost(handle: LeaseHandle, error: LeaseLostError): void {
@@ -644,8 +665,7 @@ class LockerImpl implements Locker, LeaseOwner {
         return false;
       },
     );
-    this.#pending.add(done);
-    void done.then(() => this.#pending.delete(done));
+    this.#inFlight(done);
     return done;
   }
 
@@ -712,11 +732,11 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Waits for `promises` to settle, but no longer than `ms`. */
-function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+/** Waits for `promise` to settle, but no longer than `ms`. */
+function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
-    Promise.allSettled(promises).then(() => {}),
+    promise,
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, ms);
     }),

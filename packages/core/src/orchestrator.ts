@@ -11,6 +11,7 @@ import {
 import { MinHeap } from './heap.js';
 import { callHook, type LockerHooks } from './hooks.js';
 import type { LeaseHandle } from './lease.js';
+import { Roster } from './roster.js';
 import { endSpan, type TracerLike } from './tracing.js';
 
 /** The timing rules shared by acquisition and renewal. */
@@ -70,7 +71,7 @@ export interface OrchestratorHost {
 export class RenewalOrchestrator {
   readonly #host: OrchestratorHost;
   readonly #agenda = new MinHeap<AgendaNode>();
-  readonly #tracked = new Set<LeaseHandle>();
+  readonly #tracked = new Roster<LeaseHandle>('trackedSlot');
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
 
@@ -156,7 +157,7 @@ export class RenewalOrchestrator {
   stop(): void {
     this.#clearTimer();
     this.#agenda.clear();
-    for (const handle of this.#tracked) handle.seq++;
+    for (const handle of this.#tracked.values()) handle.seq++;
     this.#tracked.clear();
   }
 

@@ -2,13 +2,18 @@ import type { AnyBackend } from './backend.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-interface Queue {
+/** Idle keys are swept once this many were added since the last sweep (and at least as many as were kept). */
+const SWEEP_AFTER = 1024;
+
+interface Queue<H> {
   /** Everyone of this locker waiting for the key, in arrival order. Only the head tries. */
   readonly tickets: WaitTicket[];
   /** A release was signalled while the head was not asleep (its attempt in flight): it retries at once. */
   missed: boolean;
   /** Stops the backend's `released` hint subscription for this key. */
   hint: AbortController | undefined;
+  /** This locker's holding of the key, if it holds it now (a lock: at most one). */
+  holder: H | undefined;
 }
 
 /**
@@ -19,29 +24,53 @@ interface Queue {
  * - a release wakes the head at once (a release or loss in this locker directly, one elsewhere
  *   through the backend's `released` hint), and a release that comes while its attempt is in
  *   flight is remembered, not lost;
- * - while this locker itself holds the key nobody polls: its release or loss wakes the head.
+ * - while this locker itself holds the key (its `holder`) nobody polls: its release or loss
+ *   wakes the head.
  * The head keeps a backoff timer while the holder is elsewhere, so a lost hint costs latency,
  * never progress.
+ *
+ * A key's entry stays when it falls idle (no waiter, no holder) and is reused when the key comes
+ * back; idle entries are swept in bulk, after `SWEEP_AFTER` new keys. Deleting each entry as it
+ * fell idle cost two inserts and two deletes in a Map per acquire (this table and the holder's),
+ * and a Map churned like that keeps everything it held alive through young-generation GCs (see
+ * `Roster`).
  */
-export class WaitQueues {
+export class WaitQueues<H = unknown> {
   readonly #backend: AnyBackend;
-  readonly #queues = new Map<string, Queue>();
-  readonly #heldHere: (key: string) => boolean;
+  readonly #queues = new Map<string, Queue<H>>();
+  /** Entries added since the last sweep, and the threshold for the next one. */
+  #added = 0;
+  #sweepAt = SWEEP_AFTER;
 
-  /** `heldHere(key)`: this locker holds the key now, so a release hint for it is stale. */
-  constructor(backend: AnyBackend, heldHere: (key: string) => boolean) {
+  constructor(backend: AnyBackend) {
     this.#backend = backend;
-    this.#heldHere = heldHere;
+  }
+
+  /** Keys with an entry (waited for, held here, or idle and not swept yet). */
+  get size(): number {
+    return this.#queues.size;
+  }
+
+  /** This locker's holding of `key`, if any. */
+  holder(key: string): H | undefined {
+    return this.#queues.get(key)?.holder;
+  }
+
+  /** Records that this locker now holds `key` through `holder`. */
+  hold(key: string, holder: H): void {
+    this.#queue(key).holder = holder;
+  }
+
+  /** `holder` no longer holds `key` (no-op if a later holding replaced it). */
+  unhold(key: string, holder: H): void {
+    const queue = this.#queues.get(key);
+    if (queue?.holder === holder) queue.holder = undefined;
   }
 
   /** Joins the queue for `key` before the first attempt, so no local release slips by unseen. */
   join(key: string): WaitTicket {
-    let queue = this.#queues.get(key);
-    if (!queue) {
-      queue = { tickets: [], missed: false, hint: undefined };
-      this.#queues.set(key, queue);
-    }
-    const ticket = new WaitTicket(this, key, queue);
+    const queue = this.#queue(key);
+    const ticket = new WaitTicket(this as WaitQueues, key, queue as Queue<unknown>);
     queue.tickets.push(ticket);
     return ticket;
   }
@@ -53,11 +82,10 @@ export class WaitQueues {
    * next local holder already took the key in the same round trip.)
    */
   wake(key: string): void {
-    if (this.#heldHere(key)) return;
     const queue = this.#queues.get(key);
-    if (!queue) return;
-    const head = queue.tickets[0];
-    if (head?.sleeping) head.rouse();
+    if (!queue || queue.holder !== undefined || queue.tickets.length === 0) return;
+    const head = queue.tickets[0]!;
+    if (head.sleeping) head.rouse();
     else queue.missed = true;
   }
 
@@ -68,12 +96,31 @@ export class WaitQueues {
     }
   }
 
+  #queue(key: string): Queue<H> {
+    let queue = this.#queues.get(key);
+    if (!queue) {
+      if (++this.#added >= this.#sweepAt) this.#sweep();
+      queue = { tickets: [], missed: false, hint: undefined, holder: undefined };
+      this.#queues.set(key, queue);
+    }
+    return queue;
+  }
+
+  /** Drops idle entries; the next sweep comes after as many new keys as were kept (at least SWEEP_AFTER). */
+  #sweep(): void {
+    for (const [key, queue] of this.#queues) {
+      if (queue.tickets.length === 0 && queue.holder === undefined) this.#queues.delete(key);
+    }
+    this.#added = 0;
+    this.#sweepAt = Math.max(SWEEP_AFTER, this.#queues.size);
+  }
+
   /**
    * Subscribes to the backend's `released` hint for the key once the head sleeps (not before
    * every attempt: an uncontended acquire must not pay for a subscription).
    * @internal
    */
-  listen(key: string, queue: Queue): void {
+  listen(key: string, queue: Queue<unknown>): void {
     const released = this.#backend.released;
     if (!released || queue.hint) return;
     const hint = new AbortController();
@@ -94,12 +141,14 @@ export class WaitQueues {
   }
 
   /** @internal */
-  remove(key: string, queue: Queue, ticket: WaitTicket, acquired: boolean): void {
+  remove(queue: Queue<unknown>, ticket: WaitTicket, acquired: boolean): void {
     const wasHead = queue.tickets[0] === ticket;
     queue.tickets.splice(queue.tickets.indexOf(ticket), 1);
     if (queue.tickets.length === 0) {
+      // Idle until the key comes back (or the next sweep): as a fresh entry would be.
+      queue.missed = false;
       queue.hint?.abort();
-      if (this.#queues.get(key) === queue) this.#queues.delete(key);
+      queue.hint = undefined;
       return;
     }
     if (!wasHead) return;
@@ -118,12 +167,12 @@ export class WaitQueues {
 export class WaitTicket {
   readonly #queues: WaitQueues;
   readonly #key: string;
-  readonly #queue: Queue;
+  readonly #queue: Queue<unknown>;
   #wakeUp: ((woken: boolean) => void) | undefined;
   #fail: ((error: unknown) => void) | undefined;
   #left = false;
 
-  constructor(queues: WaitQueues, key: string, queue: Queue) {
+  constructor(queues: WaitQueues, key: string, queue: Queue<unknown>) {
     this.#queues = queues;
     this.#key = key;
     this.#queue = queue;
@@ -182,6 +231,6 @@ export class WaitTicket {
   leave(acquired: boolean): void {
     if (this.#left) return;
     this.#left = true;
-    this.#queues.remove(this.#key, this.#queue, this, acquired);
+    this.#queues.remove(this.#queue, this, acquired);
   }
 }

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { WaitQueues } from '../src/wait-queue.js';
+import { ScriptedBackend } from './scripted-backend.js';
+
+describe('WaitQueues', () => {
+  it('keeps the entries of keys held or waited for and sweeps idle ones, so memory stays bounded', () => {
+    const queues = new WaitQueues<string>(new ScriptedBackend());
+    queues.hold('held', 'lease-1');
+    const waiting = queues.join('waited');
+    for (let i = 0; i < 5_000; i++) queues.join(`key-${i}`).leave(true);
+    // Idle entries are swept after 1,024 new keys: never more than that plus the live ones.
+    expect(queues.size).toBeLessThanOrEqual(1_024 + 2);
+    expect(queues.holder('held')).toBe('lease-1');
+    expect(waiting.isHead).toBe(true);
+    queues.unhold('held', 'someone else'); // not the holder: no effect
+    expect(queues.holder('held')).toBe('lease-1');
+    queues.unhold('held', 'lease-1');
+    waiting.leave(false);
+    for (let i = 0; i < 2_048; i++) queues.join(`more-${i}`).leave(true);
+    expect(queues.holder('held')).toBeUndefined();
+    expect(queues.size).toBeLessThanOrEqual(1_024);
+  });
+
+  it('gives a key that falls idle and comes back a fresh queue (no stale missed wake-up)', async () => {
+    const queues = new WaitQueues<string>(new ScriptedBackend());
+    queues.join('k').leave(true);
+    queues.wake('k'); // nobody waits: must not be remembered for the next waiter
+    const ticket = queues.join('k');
+    const woken = await ticket.wait(20, undefined);
+    expect(woken).toBe(false); // slept its 20 ms: no missed release was pending
+    ticket.leave(false);
+  });
+
+  it('does not wake anyone while this locker holds the key, and does once it is released', async () => {
+    const queues = new WaitQueues<string>(new ScriptedBackend());
+    queues.hold('k', 'lease');
+    const ticket = queues.join('k');
+    const waiting = ticket.wait(10_000, undefined);
+    queues.wake('k'); // the store's echo of a release handed over locally: ignored
+    queues.unhold('k', 'lease');
+    queues.wake('k');
+    await expect(waiting).resolves.toBe(true);
+    ticket.leave(false);
+  });
+});
