@@ -117,12 +117,15 @@ export class WaitQueues<H = unknown> {
 
   /**
    * Subscribes to the backend's `released` hint for the key once the head sleeps (not before
-   * every attempt: an uncontended acquire must not pay for a subscription).
+   * every attempt: an uncontended acquire must not pay for a subscription), unless this locker
+   * holds the key: then its own release or loss wakes the head, and a subscription would only
+   * have the store echo every local hand-over back (measured on Redis, hot keys: 5% of the
+   * hand-overs and a sixth of the client CPU).
    * @internal
    */
   listen(key: string, queue: Queue<unknown>): void {
     const released = this.#backend.released;
-    if (!released || queue.hint) return;
+    if (!released || queue.hint || queue.holder !== undefined) return;
     const hint = new AbortController();
     queue.hint = hint;
     released.call(this.#backend, key, hint.signal).then(

@@ -42,4 +42,27 @@ describe('WaitQueues', () => {
     await expect(waiting).resolves.toBe(true);
     ticket.leave(false);
   });
+
+  it('subscribes to release hints only while the key is held elsewhere, not by this locker', async () => {
+    const backend = new ScriptedBackend();
+    const subscribed: string[] = [];
+    const hinted = Object.assign(backend, {
+      released: (key: string, signal: AbortSignal) => {
+        subscribed.push(key);
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      },
+    });
+    const queues = new WaitQueues<string>(hinted);
+    queues.hold('k', 'lease');
+    const ticket = queues.join('k');
+    const first = ticket.wait(10_000, undefined);
+    expect(subscribed).toEqual([]); // our own release will wake it: no echo from the store
+    queues.unhold('k', 'lease');
+    queues.wake('k');
+    await expect(first).resolves.toBe(true);
+    const second = ticket.wait(10, undefined); // held elsewhere now: listen to the store
+    expect(subscribed).toEqual(['k']);
+    await expect(second).resolves.toBe(false);
+    ticket.leave(false);
+  });
 });
