@@ -1,5 +1,6 @@
 import type { Duration } from './duration.js';
 import { LeaseLostError } from './errors.js';
+import type { AgendaNode } from './orchestrator.js';
 
 /**
  * - `'timeout'`: a timeout lock. Held until released or until its TTL runs out; never renewed
@@ -66,15 +67,16 @@ export class LeaseHandle implements Lease {
   /** Consecutive failed renewals. */
   failures: number = 0;
   state: LeaseState = 'held';
-  /** Agenda versions: an agenda entry is live only while its seq matches. */
-  seq: number = 0;
+  /** Its places in the renewal orchestrator's agenda (made on first use, then reused). */
+  lossNode: AgendaNode | undefined;
+  renewNode: AgendaNode | undefined;
   inflight: Promise<void> | undefined;
   lostError: LeaseLostError | undefined;
   releasing: Promise<boolean> | undefined;
   /** Index in the locker's roster of held leases (-1: not there). */
-  heldSlot = -1;
+  heldSlot: number = -1;
   /** Index in the renewal orchestrator's roster of tracked leases (-1: not there). */
-  trackedSlot = -1;
+  trackedSlot: number = -1;
   /**
    * Made when `signal` is first read (most leases are released without anyone reading it: an
    * AbortController with its signal is most of what a lease allocates).
@@ -156,7 +158,6 @@ export class LeaseHandle implements Lease {
     if (this.state !== 'held') return false;
     this.state = 'lost';
     this.lostError = error;
-    this.seq++;
     this.#controller?.abort(error);
     return true;
   }

@@ -46,11 +46,17 @@ export function lossMargin(timing: Timing, ttlMs: number): number {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-interface AgendaNode {
-  at: number;
-  seq: number;
-  kind: 'renew' | 'loss';
-  handle: LeaseHandle;
+/** A lease's place in the agenda: each lease has one for its loss time and one for its next renewal. */
+export class AgendaNode {
+  at: number = Infinity;
+  index: number = -1;
+  readonly kind: 'renew' | 'loss';
+  readonly handle: LeaseHandle;
+
+  constructor(kind: 'renew' | 'loss', handle: LeaseHandle) {
+    this.kind = kind;
+    this.handle = handle;
+  }
 }
 
 export interface OrchestratorHost {
@@ -89,16 +95,14 @@ export class RenewalOrchestrator {
   }
 
   untrack(handle: LeaseHandle): void {
-    handle.seq++;
     this.#tracked.delete(handle);
+    if (handle.lossNode) this.#agenda.remove(handle.lossNode);
+    if (handle.renewNode) this.#agenda.remove(handle.renewNode);
     if (this.#tracked.size === 0) {
       // The timer stays, unreferenced, for the next lease (likely due later, so it needs no
       // timer of its own): a timer set and cleared per lease cost a caller taking one lock at
       // a time more client CPU than the rest of the orchestrator. Firing with no lease, it ends.
-      this.#agenda.clear();
       this.#timer?.unref();
-    } else if (this.#agenda.size > 2 * this.#tracked.size + 1024) {
-      this.#agenda.filter((node) => node.seq === node.handle.seq);
     }
   }
 
@@ -157,25 +161,35 @@ export class RenewalOrchestrator {
   stop(): void {
     this.#clearTimer();
     this.#agenda.clear();
-    for (const handle of this.#tracked.values()) handle.seq++;
     this.#tracked.clear();
   }
 
   #plan(handle: LeaseHandle): void {
-    const seq = ++handle.seq;
-    if (handle.lossAt !== Infinity) this.#agenda.push({ at: handle.lossAt, seq, kind: 'loss', handle });
-    if (handle.renewAt !== Infinity && !handle.inflight) {
-      this.#agenda.push({ at: handle.renewAt, seq, kind: 'renew', handle });
-    }
+    handle.lossNode = this.#schedule(handle.lossNode, 'loss', handle, handle.lossAt);
+    const renewAt = handle.inflight ? Infinity : handle.renewAt;
+    handle.renewNode = this.#schedule(handle.renewNode, 'renew', handle, renewAt);
     this.#arm();
   }
 
-  #arm(): void {
-    let top = this.#agenda.peek();
-    while (top && top.seq !== top.handle.seq) {
-      this.#agenda.pop();
-      top = this.#agenda.peek();
+  /** Puts the lease's node of this kind at `at` (out of the agenda for Infinity). */
+  #schedule(
+    node: AgendaNode | undefined,
+    kind: 'renew' | 'loss',
+    handle: LeaseHandle,
+    at: number,
+  ): AgendaNode | undefined {
+    if (at === Infinity) {
+      if (node) this.#agenda.remove(node);
+      return node;
     }
+    node ??= new AgendaNode(kind, handle);
+    node.at = at;
+    this.#agenda.set(node);
+    return node;
+  }
+
+  #arm(): void {
+    const top = this.#agenda.peek();
     if (!top) {
       this.#clearTimer();
       return;
@@ -204,10 +218,8 @@ export class RenewalOrchestrator {
     const now = performance.now();
     const due: LeaseHandle[] = [];
     for (let top = this.#agenda.peek(); top; top = this.#agenda.peek()) {
-      const live = top.seq === top.handle.seq;
-      if (live && top.at > now + (top.kind === 'renew' ? this.#host.timing.batchWindowMs : 0)) break;
+      if (top.at > now + (top.kind === 'renew' ? this.#host.timing.batchWindowMs : 0)) break;
       this.#agenda.pop();
-      if (!live) continue;
       const handle = top.handle;
       if (top.kind === 'loss') {
         this.check(handle);
