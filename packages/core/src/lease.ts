@@ -78,8 +78,8 @@ export class LeaseHandle implements Lease {
   /** Index in the renewal orchestrator's roster of tracked leases (-1: not there). */
   trackedSlot: number = -1;
   /**
-   * Made when `signal` is first read (most leases are released without anyone reading it: an
-   * AbortController with its signal is most of what a lease allocates).
+   * Made when `signal` is first read: most leases are released without anyone reading it, and
+   * an AbortSignal is an EventTarget with two Maps of its own.
    */
   #controller: AbortController | undefined;
   readonly #owner: LeaseOwner;
