@@ -20,6 +20,7 @@ import {
   type LockHandle,
   type Lock as UniversalLock,
 } from 'redlock-universal';
+import { type DelayProxy, startDelayProxy } from '../delay-proxy.js';
 import { type FloorLock, floorLockContender } from '../floor.js';
 import { pinServer } from '../pin.js';
 import { defineScenario, lockContender, uniformKeys } from '../registry.js';
@@ -30,12 +31,16 @@ const TTL_MS = 10_000;
 const RETRY_MS = 10;
 const WAIT_MS = 10_000;
 const NODES = 3;
+/** How late the slow node of the slow-node scenario answers. */
+const SLOW_NODE_DELAY_MS = 5;
 
 interface RedisEnv {
   readonly servers: readonly RedisServer[];
   readonly urls: readonly string[];
-  /** SIGSTOP this node once a contender's clients are connected (the slow-node scenarios). */
+  /** SIGSTOP this node once a contender's clients are connected (the stopped-node scenario). */
   readonly stopped?: number;
+  /** The proxy in front of the last node, answering late (the slow-node scenario); `urls` point at it. */
+  readonly proxy?: DelayProxy;
 }
 
 async function startRedis(stopped?: number): Promise<RedisEnv> {
@@ -53,7 +58,17 @@ async function startRedis(stopped?: number): Promise<RedisEnv> {
   };
 }
 
+/** Three servers, the last one reached through a proxy that delivers its answers `delayMs` late. */
+async function startRedisSlowed(delayMs: number): Promise<RedisEnv> {
+  const env = await startRedis();
+  const last = env.servers[NODES - 1]!;
+  const proxy = await startDelayProxy(Number(new URL(last.url).port), delayMs);
+  const urls = [...env.urls.slice(0, -1), `redis://127.0.0.1:${proxy.port}`];
+  return { ...env, urls, proxy };
+}
+
 async function stopRedis(env: RedisEnv): Promise<void> {
+  await env.proxy?.stop();
   await Promise.all(env.servers.map((server) => server.stop()));
 }
 
@@ -560,6 +575,16 @@ export const redisScenarios: readonly Scenario<RedisEnv>[] = [
     load: { mode: 'latency', durationMs: 1000 },
     keys: uniformKeys('bench:stopped', 1000),
     setup: () => startRedis(2),
+    teardown: stopRedis,
+    contenders: [...lockContenders],
+  }),
+  defineScenario<RedisEnv>({
+    id: 'redis/slow-node',
+    title: `acquire+release, sequential, one of 3 nodes ${SLOW_NODE_DELAY_MS} ms slow (Redis)`,
+    description: `As the sequential scenario, with one node's answers delivered ${SLOW_NODE_DELAY_MS} ms late by a proxy (a congested link, a far zone, a server pausing): it answers, just slowly. Compare with the first table: what does one slow node add?`,
+    load: { mode: 'latency', durationMs: 1000 },
+    keys: uniformKeys('bench:slow', 1000),
+    setup: () => startRedisSlowed(SLOW_NODE_DELAY_MS),
     teardown: stopRedis,
     contenders: [...lockContenders],
   }),
