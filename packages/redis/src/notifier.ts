@@ -12,7 +12,13 @@ class Subscriber {
     // A subscription is not a lock command: it may wait in the offline queue, and is renewed after reconnects.
     this.#connection = node.isCluster
       ? (client as Cluster).duplicate([], { enableOfflineQueue: true, lazyConnect: false })
-      : (client as Redis).duplicate({ enableOfflineQueue: true, autoResubscribe: true, lazyConnect: false });
+      : (client as Redis).duplicate({
+          enableOfflineQueue: true,
+          autoResubscribe: true,
+          lazyConnect: false,
+          // The lock connection's bound (its node took it over from ioredis there).
+          socketTimeout: node.socketTimeoutMs,
+        });
     this.#connection.on('error', () => {});
     this.#connection.on('message', onMessage);
   }

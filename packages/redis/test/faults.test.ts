@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocker, isLeaseError, type LeaseLostError, type QuorumNotReachedError } from '@leasekit/core';
 import { type RedisServer, startRedisServers } from '@leasekit/testing';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../src/index.js';
 import {
   adminClients,
@@ -126,6 +126,54 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     servers[0]!.resume();
     await locker.close();
     await closeAll(clients);
+  });
+
+  it('a node the backend connected keeps the socketTimeout bound without a timer per round trip', async () => {
+    const created = backend({ nodeTimeout: 100, clientOptions: { socketTimeout: 300 } });
+    const warmKey = uniqueKey('watchdog-warm');
+    expect((await created.tryAcquire({ key: warmKey, token: 't', ttlMs: 5_000 })).status).toBe('acquired');
+    await eventually(
+      () => holders(admin, warmKey),
+      (tokens) => tokens.every((token) => token === 't'),
+    );
+    // Healthy: ioredis' socketTimeout would set a timer (and a once('data') listener) per read.
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    for (let i = 0; i < 100; i++) {
+      const key = uniqueKey('watchdog-seq');
+      expect((await created.tryAcquire({ key, token: 't', ttlMs: 5_000 })).status).toBe('acquired');
+      expect(await created.release({ key, token: 't' })).toBe(true);
+    }
+    expect(timers.mock.calls.length).toBeLessThan(30); // 600 round trips to nodes
+    timers.mockRestore();
+    // Silent with commands waiting: dropped after 300 ms, not only refused as stalled.
+    servers[1]!.pause();
+    servers[2]!.pause();
+    const probe = () =>
+      created
+        .tryAcquire({ key: uniqueKey('watchdog-probe'), token: 't', ttlMs: 5_000 })
+        .catch((e: unknown) => e) as Promise<QuorumNotReachedError>;
+    const first = await probe();
+    expect(first.nodes.map((node) => node.outcome)).toEqual(['ok', 'timeout', 'timeout']);
+    const dropped = await eventually(
+      probe,
+      (error) => /is not connected/.test(String(error.nodes?.[2]?.error)),
+      3_000,
+    );
+    expect(String(dropped.nodes[2]!.error)).toMatch(/is not connected \((connect|connecting|reconnecting)\)/);
+    servers[1]!.resume();
+    // Answering again, it is reconnected and takes part.
+    servers[2]!.resume();
+    const back = await eventually(
+      async () => {
+        const key = uniqueKey('watchdog-back');
+        await created.tryAcquire({ key, token: 't2', ttlMs: 5_000 }).catch(() => undefined);
+        await sleep(20); // the third node's SET may land after the quorum's
+        return holders(admin, key);
+      },
+      (tokens) => tokens.every((token) => token === 't2'),
+      5_000,
+    );
+    expect(back).toEqual(['t2', 't2', 't2']);
   });
 
   it('commands for a node that is reconnecting fail at once instead of queueing for it', async () => {
