@@ -3,7 +3,9 @@
  * core): leasekit against the floor (parallel SET NX PX + Lua compare-and-delete on raw ioredis,
  * no library) and three peers, @sesamecare-oss/redlock, redlock-universal and redis-semaphore's
  * RedlockMutex. Every contender gets the same three ioredis clients' settings
- * (leasekit's `lockClientOptions`: no offline queue, no resend, 2 s socket timeout), the same
+ * (leasekit's `lockClientOptions`: no offline queue, no resend, 2 s socket timeout; leasekit's
+ * backend creates its clients from the URLs and keeps that timeout with its own per-node
+ * watchdog instead of ioredis' per-read timer), the same
  * TTL, the same keys (under its own prefix) and, where it retries, a 10 ms retry step.
  */
 import { randomUUID } from 'node:crypto';
@@ -110,7 +112,7 @@ interface LeasekitState {
 const leasekit: Contender<RedisEnv, LeasekitState> = lockContender<RedisEnv, LeasekitState>({
   name: 'leasekit (redis)',
   role: 'leasekit',
-  note: `createLocker(createRedisBackend({ nodes })) with default options (quorum 2 of 3, fencing on, release notifications on, timeout mode), ttl ${TTL_MS} ms, wait ${WAIT_MS} ms: acquire(key), then lease.release()`,
+  note: `createLocker(createRedisBackend({ nodes })) with default options (quorum 2 of 3, fencing on, release notifications on, timeout mode; its own clients, with lockClientOptions), ttl ${TTL_MS} ms, wait ${WAIT_MS} ms: acquire(key), then lease.release()`,
   async setup(env) {
     const backend = createRedisBackend({ nodes: env.urls, prefix: 'bench-lk:' });
     const locker = createLocker(backend, { ttl: TTL_MS, wait: WAIT_MS });
