@@ -116,8 +116,8 @@ export class LockNode {
   /**
    * The client's `socketTimeout`, taken over from ioredis on a watched connection: ioredis sets a
    * timer and a `once('data')` listener for every read while commands wait (measured,
-   * sequential: a sixth of the client CPU per operation, and 45 µs of its p50). Here one timer per
-   * node checks `#progressAt`, set again only while commands are still waiting when it fires.
+   * sequential: about a sixth of the client CPU per operation). Here one timer per node checks
+   * `#progressAt`, set again only while commands are still waiting when it fires.
    */
   readonly socketTimeoutMs: number | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -296,7 +296,7 @@ export class LockNode {
   /** Checks for silence `socketTimeoutMs` after the last progress (no-op when already set). */
   #watch(): void {
     const limit = this.socketTimeoutMs;
-    if (limit === undefined || this.#watchdog !== undefined) return;
+    if (limit === undefined || this.#watchdog !== undefined || this.#closing) return;
     const wait = Math.max(1, this.#progressAt + limit - performance.now());
     this.#watchdog = setTimeout(this.#checkSilence, wait);
     this.#watchdog.unref(); // the socket keeps the process up while commands wait
