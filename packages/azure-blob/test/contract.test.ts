@@ -20,6 +20,6 @@ for (const fencing of [true, false]) {
     capabilities: capabilities(fencing),
     hooks: { forceExpire },
     timing: { ttlMs: TTL_MS },
-    only: ['basics', 'contention', 'waiting', 'ownership', 'fencing', 'badInput', 'lifecycle'],
+    only: ['basics', 'contention', 'waiting', 'ownership', 'fencing', 'handOver', 'badInput', 'lifecycle'],
   });
 }

@@ -9,6 +9,7 @@ export type ContractGroup =
   | 'renewal'
   | 'ownership'
   | 'fencing'
+  | 'handOver'
   | 'badInput'
   | 'lifecycle';
 
@@ -24,6 +25,8 @@ export interface ContractCapabilities {
   readonly inspect?: boolean;
   /** The backend implements the `released` hint. Default false. */
   readonly releasedHint?: boolean;
+  /** The backend implements `handOver` (local hand-overs without a round trip). Default false. */
+  readonly handOver?: boolean;
   /** TTL granularity, e.g. 1000 for Azure (keyv's `ttlGranularity: 'seconds'`). Default 1. */
   readonly ttlGranularityMs?: number;
 }

@@ -65,6 +65,9 @@ export function runLeaseContractTests(options: ContractOptions): void {
         expect(typeof backend.name).toBe('string');
         expect(typeof backend.inspect === 'function').toBe(caps.inspect ?? false);
         expect(typeof backend.released === 'function').toBe(caps.releasedHint ?? false);
+        expect(typeof (backend as Partial<LeaseBackend>).handOver === 'function').toBe(
+          caps.handOver ?? false,
+        );
       });
 
       it('acquires a free key, releases it, and the key is free again', async () => {
@@ -472,6 +475,151 @@ export function runLeaseContractTests(options: ContractOptions): void {
       },
       !caps.fencing,
     );
+
+    group('handOver', 'hand-over between callers of one locker', () => {
+      /** A locker over a counted backend, recording the hand-over flags of its hooks. */
+      const counted = async (extra: LockerOptions = {}) => {
+        const calls = countCalls(await newBackend());
+        const events: string[] = [];
+        const locker = await newLocker(
+          {
+            wait: timeout / 2,
+            ...extra,
+            hooks: {
+              acquired: (event) => events.push(event.handedOver ? 'handed over' : 'acquired'),
+              released: (event) => events.push(event.handedOver ? 'passed on' : 'released'),
+            },
+          },
+          calls.backend,
+        );
+        return { calls: calls.calls, events, locker };
+      };
+      // How each holder got the key, and how each let it go (the two interleave differently per store).
+      const taken = (events: string[]) => events.filter((e) => e === 'acquired' || e === 'handed over');
+      const given = (events: string[]) => events.filter((e) => e === 'released' || e === 'passed on');
+
+      it('a waiter of the same locker takes the key at its release: a greater fence, one holder at a time', async () => {
+        const { calls, events, locker } = await counted();
+        const k = key('hand-over');
+        const first = await locker.acquire(k);
+        const waiting = locker.acquire(k);
+        await sleep(50); // queued (no store attempt for a key this locker holds); the hand-over is asked for
+        const before = { ...calls };
+        expect(await first.release()).toBe(true);
+        const second = await waiting;
+        expect(first.held).toBe(false);
+        expect(second.held).toBe(true);
+        if (caps.fencing) expect(second.fence!).toBeGreaterThan(first.fence!);
+        if (caps.handOver) {
+          // Passed on as it was in the store: no release, no acquire, and one request asked while the first worked.
+          expect([calls.tryAcquire, calls.release, calls.handOver]).toEqual([
+            before.tryAcquire,
+            before.release,
+            1,
+          ]);
+          expect(events).toEqual(['acquired', 'passed on', 'handed over']);
+          expect(second.token).toBe(first.token);
+          if (caps.inspect)
+            expect(await locker.inspect(k)).toMatchObject({ held: true, token: second.token });
+        }
+        // Another client still finds it held, and takes it, with a greater fence, once released.
+        const other = await newLocker();
+        expect(await other.tryAcquire(k)).toBeNull();
+        expect(await second.release()).toBe(true);
+        const third = await other.tryAcquire(k);
+        expect(third).not.toBeNull();
+        if (caps.fencing) expect(third!.fence!).toBeGreaterThan(second.fence!);
+        await third!.release();
+      });
+
+      it('after localHandOvers successive hand-overs the key goes back to the store', async () => {
+        const { calls, events, locker } = await counted({ localHandOvers: 2 });
+        const k = key('hand-over-bound');
+        const first = await locker.acquire(k);
+        const waiters = Array.from({ length: 4 }, () => locker.acquire(k));
+        const fences = [first.fence];
+        await sleep(20);
+        let holder = first;
+        for (const waiter of waiters) {
+          await holder.release();
+          holder = await waiter;
+          fences.push(holder.fence);
+          await sleep(20); // the next in line queues and its hand-over is asked for
+        }
+        await holder.release();
+        if (caps.fencing) {
+          for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+        }
+        if (caps.handOver) {
+          // The third holder in a row gave the key back to the store; the next took it from there.
+          expect(taken(events)).toEqual([
+            'acquired',
+            'handed over',
+            'handed over',
+            'acquired',
+            'handed over',
+          ]);
+          expect(given(events)).toEqual(['passed on', 'passed on', 'released', 'passed on', 'released']);
+          expect([calls.tryAcquire, calls.release]).toEqual([2, 2]);
+        } else {
+          expect(events.filter((event) => event === 'acquired')).toHaveLength(5);
+        }
+        if (caps.inspect) expect((await locker.inspect(k))?.held ?? false).toBe(false);
+      });
+
+      it.skipIf(!caps.renew)(
+        'a renewal sent after the hand-over was asked for, or a new head asking another TTL, go through the store',
+        async () => {
+          const { calls, events, locker } = await counted();
+          const k = key('hand-over-unused');
+          const first = await locker.acquire(k, { mode: 'lease' });
+          const second = locker.acquire(k);
+          await sleep(20);
+          // Could have set another TTL than the hand-over asked for: that extension is not used.
+          await first.renew();
+          await first.release();
+          const next = await second;
+          expect(next.held).toBe(true);
+          // The waiter the hand-over was asked for leaves; the new head wants another TTL.
+          const leaving = new AbortController();
+          const gone = locker.acquire(k, { signal: leaving.signal }).catch((error: unknown) => error);
+          await sleep(20);
+          const third = locker.acquire(k, { ttl: ttlMs + step });
+          leaving.abort(new Error('gave up'));
+          expect(await gone).toMatchObject({ message: 'gave up' });
+          await next.release();
+          const last = await third;
+          expect(last.held).toBe(true);
+          if (caps.fencing) expect(last.fence!).toBeGreaterThan(next.fence!);
+          await last.release();
+          expect(taken(events)).toEqual(['acquired', 'acquired', 'acquired']);
+          expect(given(events)).toEqual(['released', 'released', 'released']);
+          expect(calls.tryAcquire).toBe(3);
+        },
+      );
+
+      it.skipIf(!caps.handOver || !forceExpire)(
+        'a hand-over answered "not ours" ends the holder\'s lease at once',
+        async () => {
+          const { locker } = await counted({ ttl: Math.max(ttlMs, 5_000) });
+          const k = key('hand-over-lost');
+          const first = await locker.acquire(k);
+          const lost = new Promise<LeaseLostError>((resolve) =>
+            first.signal.addEventListener('abort', () => resolve(first.signal.reason as LeaseLostError)),
+          );
+          await forceExpire!(k); // the store no longer holds it for us
+          const started = performance.now();
+          const waiting = locker.acquire(k); // asks for the hand-over: the store says it is not ours
+          const error = await lost;
+          expect(error.reason).toBe('taken');
+          expect(performance.now() - started).toBeLessThan(2_500); // not at the end of its 5 s TTL
+          const next = await waiting; // the loss woke the waiter, which took the free key in the store
+          expect(next.held).toBe(true);
+          if (caps.fencing) expect(next.fence!).toBeGreaterThan(first.fence!);
+          await next.release();
+        },
+      );
+    });
 
     group('badInput', 'bad input is refused before any I/O', () => {
       it.each([

@@ -14,12 +14,19 @@ import {
 /** Counts the calls that reach a backend: how the suite proves bad input does no I/O. */
 export interface CountingBackend<B extends AnyBackend> {
   readonly backend: B;
-  readonly calls: { tryAcquire: number; renew: number; renewMany: number; release: number; inspect: number };
+  readonly calls: {
+    tryAcquire: number;
+    renew: number;
+    renewMany: number;
+    handOver: number;
+    release: number;
+    inspect: number;
+  };
   total(): number;
 }
 
 export function countCalls<B extends AnyBackend>(inner: B): CountingBackend<B> {
-  const calls = { tryAcquire: 0, renew: 0, renewMany: 0, release: 0, inspect: 0 };
+  const calls = { tryAcquire: 0, renew: 0, renewMany: 0, handOver: 0, release: 0, inspect: 0 };
   const backend = Object.create(inner) as B;
   const slots = backend as unknown as Record<string, unknown>;
   const wrap = (name: keyof typeof calls) => {
@@ -60,6 +67,11 @@ export function withRenewalFaults(inner: LeaseBackend): { backend: LeaseBackend;
     const renewMany = inner.renewMany.bind(inner);
     backend.renewMany = (items: readonly RenewItem[]): Promise<readonly RenewManyOutcome[]> =>
       faults.failRenewals ? Promise.reject(fault()) : renewMany(items);
+  }
+  if (inner.handOver) {
+    const handOver = inner.handOver.bind(inner);
+    backend.handOver = (lease, ttlMs, fences) =>
+      faults.failRenewals ? Promise.reject(fault()) : handOver(lease, ttlMs, fences);
   }
   if (inner.inspect) backend.inspect = inner.inspect.bind(inner);
   if (inner.released) backend.released = inner.released.bind(inner);

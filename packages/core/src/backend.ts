@@ -75,6 +75,23 @@ export type RenewOutcome =
       readonly cause?: unknown;
     };
 
+/**
+ * What `handOver` answers: the holding was extended (and, when fencing, a block of fences drawn
+ * for its next holders), or it is no longer ours.
+ */
+export type HandOverOutcome =
+  | {
+      readonly status: 'renewed';
+      /**
+       * When `capabilities.fencing`: the highest fence of the block drawn. The block, `fence -
+       * fences + 1` to `fence`, lies above every fence handed out for the key before and below
+       * every fence handed out after.
+       */
+      readonly fence?: number | undefined;
+      readonly validUntil?: number | undefined;
+    }
+  | Extract<RenewOutcome, { status: 'lost' }>;
+
 /** One item of a batched renewal: either an outcome or the error that item met. */
 export type RenewManyOutcome = RenewOutcome | { readonly status: 'error'; readonly error: unknown };
 
@@ -127,6 +144,15 @@ export interface LeaseBackend extends TimeoutBackend {
   renew(lease: LeaseRef, ttlMs: number): Promise<RenewOutcome>;
   /** Renews many leases in as few round trips as the store allows. Results align with `items`. */
   renewMany?(items: readonly RenewItem[]): Promise<readonly RenewManyOutcome[]>;
+  /**
+   * Optional: compare-and-extend to `ttlMs` from now, as `renew`, and, when fencing, draw a
+   * block of `fences` fencing tokens in the same round of I/O (see `HandOverOutcome`). With it
+   * the locker passes a holding from one of its callers to the next waiting ones without a
+   * release and an acquire each (local hand-overs): it asks once, while the first holder still
+   * works, and each release then costs no round trip. (The locker sends it only while no renewal
+   * of that holding is in flight, and uses its answer only while no renewal was sent after it.)
+   */
+  handOver?(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome>;
 }
 
 export type AnyBackend = TimeoutBackend | LeaseBackend;

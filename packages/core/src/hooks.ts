@@ -10,14 +10,23 @@ export interface LockerHooks {
     attempts: number;
     /** From the call to `acquire` until the lease was granted. */
     waitedMs: number;
-    /** Round trip of the successful attempt. */
+    /** Round trip of the successful attempt (0 for a local hand-over). */
     durationMs: number;
+    /** Taken from a caller of this locker by local hand-over, with no round trip (`localHandOvers`). */
+    handedOver: boolean;
   }): void;
   renewed?(event: { key: string; durationMs: number; batchSize: number }): void;
   /** A renewal failed transiently and will be retried while validity remains. */
   renewFailed?(event: { key: string; error: LeaseError; remainingMs: number }): void;
   lost?(event: { key: string; error: LeaseLostError; heldMs: number }): void;
-  released?(event: { key: string; heldMs: number; durationMs: number; wasHeld: boolean }): void;
+  released?(event: {
+    key: string;
+    heldMs: number;
+    durationMs: number;
+    wasHeld: boolean;
+    /** Passed to the next waiter of this locker instead of released in the store (`localHandOvers`). */
+    handedOver: boolean;
+  }): void;
   /** A release failed or timed out; the lease will expire by its TTL. */
   releaseFailed?(event: { key: string; error: LeaseError }): void;
 }

@@ -3,6 +3,7 @@ export type {
   AcquireRequest,
   AnyBackend,
   BackendCapabilities,
+  HandOverOutcome,
   LeaseBackend,
   LeaseInfo,
   LeaseRef,

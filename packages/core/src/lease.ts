@@ -1,3 +1,4 @@
+import type { HandOverOutcome } from './backend.js';
 import type { Duration } from './duration.js';
 import { LeaseLostError } from './errors.js';
 import type { AgendaNode } from './orchestrator.js';
@@ -15,7 +16,10 @@ export type LeaseMode = 'timeout' | 'lease';
 /** A held lock. Dispose it (`await using`) or call `release()`. */
 export interface Lease extends AsyncDisposable {
   readonly key: string;
-  /** Random token identifying this holding in the store. */
+  /**
+   * Random token identifying this holding in the store. Holders that took it from one another by
+   * local hand-over share it (the store holding is the same); their fences differ.
+   */
   readonly token: string;
   /**
    * Fencing token, strictly increasing across successive holders of this key (when the backend
@@ -42,6 +46,24 @@ export interface Lease extends AsyncDisposable {
 
 export type LeaseState = 'held' | 'lost' | 'released';
 
+/**
+ * Hand-overs of a holding to this locker's next waiters, asked of the store once while the first
+ * holder works: an extension of the holding and a block of fences, one per next holder.
+ */
+export interface PendingHandOver {
+  /** When the request left (monotonic ms): the next holders' validity counts from here. */
+  readonly sentAt: number;
+  readonly ttlMs: number;
+  /** Fences asked for: one per hand-over it can serve. */
+  readonly count: number;
+  /** Hand-overs served so far. */
+  used: number;
+  /** The answer, once there is one. */
+  outcome: HandOverOutcome | { readonly status: 'error'; readonly error: unknown } | undefined;
+  /** Settles (never rejects) once answered. */
+  settled: Promise<void>;
+}
+
 /** What a lease handle calls back into (implemented by the locker). */
 export interface LeaseOwner {
   renewLease(handle: LeaseHandle, ttl: Duration | undefined): Promise<void>;
@@ -56,6 +78,10 @@ export class LeaseHandle implements Lease {
   readonly fence: number | undefined;
   readonly mode: LeaseMode;
   readonly acquiredAt: number;
+  /** What the holder passed as `owner` (stored with the holding where the backend can). */
+  readonly owner: string | undefined;
+  /** How many holders before this one took the same store holding by local hand-over. */
+  readonly handOvers: number;
   readonly onLost: ((error: LeaseLostError) => void) | undefined;
   ttlMs: number;
   /** Local validity deadline, monotonic ms. */
@@ -64,6 +90,10 @@ export class LeaseHandle implements Lease {
   lossAt: number;
   /** Next renewal, monotonic ms (Infinity: none scheduled). */
   renewAt: number = Infinity;
+  /** When the latest request that set this holding's TTL left (acquire, renewal): monotonic ms. */
+  extendedAt: number;
+  /** The hand-overs to the next local waiters, once asked for (shared by the holders it serves). */
+  next: PendingHandOver | undefined;
   /** Consecutive failed renewals. */
   failures: number = 0;
   state: LeaseState = 'held';
@@ -93,9 +123,13 @@ export class LeaseHandle implements Lease {
       mode: LeaseMode;
       ttlMs: number;
       acquiredAt: number;
+      /** Default `acquiredAt`. */
+      extendedAt?: number;
       deadline: number;
       lossAt: number;
       onLost: ((error: LeaseLostError) => void) | undefined;
+      owner?: string | undefined;
+      handOvers?: number;
     },
   ) {
     this.#owner = owner;
@@ -105,6 +139,9 @@ export class LeaseHandle implements Lease {
     this.mode = init.mode;
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;
+    this.extendedAt = init.extendedAt ?? init.acquiredAt;
+    this.owner = init.owner;
+    this.handOvers = init.handOvers ?? 0;
     this.deadline = init.deadline;
     this.lossAt = init.lossAt;
     this.onLost = init.onLost;

@@ -14,11 +14,11 @@ import {
   UnsupportedError,
 } from './errors.js';
 import { callHook, type LockerHooks } from './hooks.js';
-import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner } from './lease.js';
+import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner, type PendingHandOver } from './lease.js';
 import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
 import { Roster } from './roster.js';
 import { endSpan, loadTracer, type TracerLike } from './tracing.js';
-import { checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
+import { checkCount, checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
 import { WaitQueues } from './wait-queue.js';
 
 export interface RetryOptions {
@@ -56,6 +56,15 @@ export interface LockerOptions {
   readonly tracing?: boolean;
   /** `close()` also closes the backend. Default `true`. */
   readonly closeBackend?: boolean;
+  /**
+   * Local hand-overs: when a caller of this locker waits for a key another caller of it holds,
+   * and the backend has `handOver`, the holding is extended and the next fence drawn while the
+   * holder works; its release then passes the holding to the waiter with no round trip (a new
+   * fence, the waiter's TTL counted from that request). At most this many successive holders
+   * take a key that way; then it is released in the store, so other processes get their turn.
+   * Default `16`; `0` turns it off.
+   */
+  readonly localHandOvers?: number;
 }
 
 export interface AcquireOptions {
@@ -109,6 +118,7 @@ interface Resolved {
   mode: LeaseMode;
   backoff: BackoffPolicy;
   releaseTimeoutMs: number;
+  localHandOvers: number;
   timing: Timing;
 }
 
@@ -130,7 +140,7 @@ class LockerImpl implements Locker, LeaseOwner {
   #pending = 0;
   #drained: (() => void)[] = [];
   /** Waiters per key, and this locker's current holding of each key. */
-  readonly #waiters: WaitQueues<LeaseHandle>;
+  readonly #waiters: WaitQueues<LeaseHandle, Prepared>;
   /** The `releaseTimeout` of every release, behind one timer. */
   readonly #releaseDeadlines: Deadlines;
   #tracer: TracerLike | undefined;
@@ -164,6 +174,7 @@ class LockerImpl implements Locker, LeaseOwner {
         maxJitterMs: checkDuration(backend, retry.maxJitter ?? Infinity, 'retry.maxJitter', op, true),
       },
       releaseTimeoutMs: checkDuration(backend, options.releaseTimeout ?? '2s', 'releaseTimeout', op),
+      localHandOvers: checkCount(options.localHandOvers ?? 16, 'localHandOvers', op),
       timing: {
         driftFactor: options.clockDrift?.factor ?? 0.01,
         driftFixedMs: checkDuration(backend, options.clockDrift?.fixed ?? 2, 'clockDrift.fixed', op),
@@ -312,10 +323,18 @@ class LockerImpl implements Locker, LeaseOwner {
 
   releaseLease(handle: LeaseHandle): Promise<boolean> {
     if (handle.state === 'released') return handle.releasing ?? Promise.resolve(false);
+    const next = handle.state === 'held' ? handle.next : undefined;
     handle.state = 'released';
     this.#orchestrator.untrack(handle);
-    this.#forget(handle);
-    handle.releasing = this.#release(handle);
+    this.#held.delete(handle);
+    if (next) {
+      handle.releasing = this.#passOn(handle, next);
+      // It may still release in the store: close() lets it finish before closing the backend.
+      this.#inFlight(handle.releasing);
+    } else {
+      this.#waiters.unhold(handle.key, handle);
+      handle.releasing = this.#release(handle);
+    }
     return handle.releasing;
   }
 
@@ -368,6 +387,8 @@ class LockerImpl implements Locker, LeaseOwner {
       token: randomUUID(),
       owner: options.owner ?? this.#options.owner,
       onLost: options.onLost,
+      startedAt: 0,
+      attempts: 0,
     };
   }
 
@@ -395,17 +416,23 @@ class LockerImpl implements Locker, LeaseOwner {
       throw this.#timeout(request, waitMs, 1, 0);
     }
     const start = performance.now();
+    request.startedAt = start;
     const giveUpAt = start + waitMs;
-    const ticket = this.#waiters.join(request.key);
+    const ticket = this.#waiters.join(request.key, request);
     let acquired = false;
-    let attempts = 0;
     try {
       for (;;) {
         // Behind other waiters of this locker: wait for the turn (the head polls the store, not us).
         while (!ticket.isHead) {
           const remaining = giveUpAt - performance.now();
-          if (remaining <= 0) throw this.#timeout(request, waitMs, attempts, performance.now() - start);
+          if (remaining <= 0)
+            throw this.#timeout(request, waitMs, request.attempts, performance.now() - start);
           await ticket.wait(remaining, request.signal);
+          // A holding handed over by a release of this locker (`grant`): ours, whatever else happened.
+          if (ticket.granted) {
+            acquired = true;
+            return ticket.granted;
+          }
         }
         if (this.#closed) {
           throw new ClosedError('the locker was closed while waiting', {
@@ -414,7 +441,24 @@ class LockerImpl implements Locker, LeaseOwner {
             key: request.key,
           });
         }
-        const result = await this.#attempt(request, ++attempts, start);
+        const local = this.#waiters.holder(request.key);
+        if (local) {
+          // Held by this very locker: an attempt could only fail. Have the holding made ready
+          // to pass on, and sleep until its release (or loss) wakes us or hands it over.
+          this.#prepareHandOver(local, request);
+          const now = performance.now();
+          const remaining = giveUpAt - now;
+          if (remaining <= 0) throw this.#timeout(request, waitMs, request.attempts, now - start);
+          // (A holder being passed on is decided when its hand-over answers: that wakes us.)
+          const until = local.state === 'held' ? Math.max(1, local.lossAt - now) : remaining;
+          await ticket.wait(Math.min(remaining, until), request.signal);
+          if (ticket.granted) {
+            acquired = true;
+            return ticket.granted;
+          }
+          continue;
+        }
+        const result = await this.#attempt(request, ++request.attempts, start);
         if (result.kind === 'acquired') {
           acquired = true;
           return result.lease;
@@ -423,11 +467,15 @@ class LockerImpl implements Locker, LeaseOwner {
         const remaining = giveUpAt - performance.now();
         if (remaining <= 0) {
           if (result.kind === 'error') throw result.error;
-          throw this.#timeout(request, waitMs, attempts, performance.now() - start);
+          throw this.#timeout(request, waitMs, request.attempts, performance.now() - start);
         }
         const retryAfterMs = result.kind === 'held' ? result.retryAfterMs : undefined;
-        const delay = this.#pollDelay(request.key, attempts - 1, retryAfterMs, remaining);
+        const delay = this.#pollDelay(request.key, request.attempts - 1, retryAfterMs, remaining);
         await ticket.wait(delay, request.signal);
+        if (ticket.granted) {
+          acquired = true;
+          return ticket.granted;
+        }
       }
     } finally {
       ticket.leave(acquired);
@@ -515,6 +563,7 @@ class LockerImpl implements Locker, LeaseOwner {
       deadline,
       lossAt,
       onLost: request.onLost,
+      owner: request.owner,
     });
     if (request.mode === 'lease') {
       const renewAt = sentAt + request.ttlMs * this.#defaults.timing.renewFraction;
@@ -530,6 +579,7 @@ class LockerImpl implements Locker, LeaseOwner {
       attempts: attempt,
       waitedMs: now - start,
       durationMs: now - sentAt,
+      handedOver: false,
     });
     return { kind: 'acquired', lease: handle };
   }
@@ -556,6 +606,132 @@ class LockerImpl implements Locker, LeaseOwner {
   #forget(handle: LeaseHandle): void {
     this.#held.delete(handle);
     this.#waiters.unhold(handle.key, handle);
+  }
+
+  /**
+   * Asks the store, while `holder` still works, to extend its holding for `request` (the next
+   * local waiter) and draw a block of fences, one for each next holder the `localHandOvers`
+   * budget allows, so that each release can hand the holding over at once. One request serves
+   * the whole run of hand-overs; not sent while a renewal of the holding is in flight (see
+   * `#handOver` for when its answer is used).
+   */
+  #prepareHandOver(holder: LeaseHandle, request: Prepared): void {
+    const backend = this.backend;
+    if (!canRenew(backend) || !backend.handOver) return;
+    if (holder.next || holder.state !== 'held' || holder.inflight || this.#closed) return;
+    const count = this.#defaults.localHandOvers - holder.handOvers;
+    if (count <= 0) return;
+    if (request.ttlMs === Infinity || holder.deadline === Infinity || request.owner !== holder.owner) return;
+    const sentAt = performance.now();
+    const next: PendingHandOver = {
+      sentAt,
+      ttlMs: request.ttlMs,
+      count,
+      used: 0,
+      outcome: undefined,
+      settled: undefined!,
+    };
+    holder.next = next;
+    const ref = { key: holder.key, token: holder.token, fence: holder.fence };
+    const asked = callBackend(() => backend.handOver!(ref, request.ttlMs, count));
+    next.settled = asked.then(
+      (outcome) => {
+        next.outcome = outcome;
+        // Not ours on the store any more: as a renewal saying so, the holder has lost it.
+        if (outcome.status === 'lost')
+          this.#orchestrator.lose(holder, 'taken', outcome.detail, outcome.cause);
+      },
+      (error: unknown) => {
+        next.outcome = { status: 'error', error };
+      },
+    );
+    this.#inFlight(next.settled);
+  }
+
+  /**
+   * Release of a holding with a hand-over asked for: handed to the next local waiter when the
+   * store's answer allows, else released in the store as usual. The key stays marked as held
+   * here until that is decided, so nobody of this locker polls the store meanwhile.
+   */
+  async #passOn(handle: LeaseHandle, next: PendingHandOver): Promise<boolean> {
+    if (next.outcome === undefined) await settleWithin(next.settled, this.#defaults.releaseTimeoutMs);
+    if (this.#handOver(handle, next)) return true;
+    this.#waiters.unhold(handle.key, handle);
+    return this.#release(handle);
+  }
+
+  /**
+   * Hands `handle`'s holding to the head of the key's queue, with no I/O, if it is safe:
+   * - the store extended the holding and, when fencing, drew a block of fences above the
+   *   holder's, of which one is left;
+   * - no renewal of the holding was sent after that request (one with a shorter TTL could have
+   *   cut what it extended) nor is in flight;
+   * - the head is asleep and asks for what was extended: the same TTL and owner;
+   * - the extension is recent (less than the renew interval old), so the new holder gets at
+   *   least what a lease just renewed has.
+   * The new holder's validity counts from when that request left, as for any renewal.
+   */
+  #handOver(handle: LeaseHandle, next: PendingHandOver): boolean {
+    const outcome = next.outcome;
+    if (outcome?.status !== 'renewed' || this.#closed) return false;
+    if (handle.inflight || handle.extendedAt > next.sentAt) return false;
+    if (next.used >= next.count) return false;
+    // The block's fences in order: the lowest is above every fence handed out before it.
+    const fence = outcome.fence === undefined ? undefined : outcome.fence - next.count + 1 + next.used;
+    if (this.backend.capabilities.fencing && !(fence !== undefined && fence > (handle.fence ?? 0)))
+      return false;
+    const ticket = this.#waiters.head(handle.key);
+    const request = ticket?.request;
+    if (!ticket?.sleeping || !request || request.signal?.aborted) return false;
+    if (request.ttlMs !== next.ttlMs || request.owner !== handle.owner) return false;
+    const timing = this.#defaults.timing;
+    const now = performance.now();
+    if (now - next.sentAt >= next.ttlMs * timing.renewFraction) return false;
+    const deadline = validityDeadline(timing, next.sentAt, next.ttlMs, outcome.validUntil);
+    const lossAt = deadline - lossMargin(timing, next.ttlMs);
+    if (now >= lossAt) return false;
+    const successor = new LeaseHandle(this, {
+      key: handle.key,
+      token: handle.token,
+      fence,
+      mode: request.mode,
+      ttlMs: next.ttlMs,
+      acquiredAt: now,
+      extendedAt: next.sentAt,
+      deadline,
+      lossAt,
+      onLost: request.onLost,
+      owner: request.owner,
+      handOvers: handle.handOvers + 1,
+    });
+    next.used++;
+    // The rest of the block serves the next hand-overs, from this holder on.
+    if (next.used < next.count) successor.next = next;
+    if (request.mode === 'lease') {
+      const renewAt = next.sentAt + next.ttlMs * timing.renewFraction;
+      successor.renewAt = renewAt < lossAt ? renewAt : now + (lossAt - now) / 2;
+    }
+    this.#held.add(successor);
+    this.#waiters.hold(handle.key, successor);
+    this.#orchestrator.track(successor);
+    ticket.grant(successor);
+    callHook(this.#options.hooks, 'released', {
+      key: handle.key,
+      heldMs: now - handle.acquiredAt,
+      durationMs: 0,
+      wasHeld: true,
+      handedOver: true,
+    });
+    callHook(this.#options.hooks, 'acquired', {
+      key: handle.key,
+      mode: request.mode,
+      fence,
+      attempts: request.attempts,
+      waitedMs: now - request.startedAt,
+      durationMs: 0,
+      handedOver: true,
+    });
+    return true;
   }
 
   #onLost(handle: LeaseHandle, error: LeaseLostError): void {
@@ -596,7 +772,10 @@ class LockerImpl implements Locker, LeaseOwner {
     try {
       const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence);
       // The store applies a later attempt after this release: the next waiter may go right now.
-      if (this.backend.capabilities.orderedRelease) this.#waiters.wake(handle.key);
+      // Not after the last local hand-over allowed: then the key goes back to the store so that
+      // other processes get their turn, and our next waiter races them from the release's answer.
+      const yieldTurn = handle.handOvers > 0 && handle.handOvers >= this.#defaults.localHandOvers;
+      if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);
       const wasHeld = await releasing.finally(() =>
         // Even a failed release may have freed the key: let the next waiter look (again).
         this.#waiters.wake(handle.key),
@@ -607,6 +786,7 @@ class LockerImpl implements Locker, LeaseOwner {
         heldMs: now - handle.acquiredAt,
         durationMs: now - started,
         wasHeld,
+        handedOver: false,
       });
       endSpan(span);
       return wasHeld;
@@ -706,6 +886,9 @@ interface Prepared {
   token: string;
   owner: string | undefined;
   onLost: ((error: LeaseLostError) => void) | undefined;
+  /** When the waiting began (monotonic ms), and the store attempts made so far. */
+  startedAt: number;
+  attempts: number;
 }
 
 type AttemptResult =

@@ -114,6 +114,7 @@ export class RenewalOrchestrator {
     const backend = this.#host.backend as LeaseBackend;
     handle.ttlMs = ttlMs;
     const sentAt = performance.now();
+    handle.extendedAt = sentAt;
     // A shorter TTL may take effect in the store even if its answer is lost: from now on the
     // local deadline can only be the earlier of the two.
     const shortened = validityDeadline(this.#host.timing, sentAt, ttlMs);
@@ -239,6 +240,7 @@ export class RenewalOrchestrator {
       attributes: { 'leasekit.backend': backend.name, 'leasekit.batch_size': handles.length },
     });
     const sentAt = performance.now();
+    for (const handle of handles) handle.extendedAt = sentAt;
     const items = handles.map((handle) => ({
       lease: { key: handle.key, token: handle.token, fence: handle.fence },
       ttlMs: handle.ttlMs,
@@ -319,6 +321,11 @@ export class RenewalOrchestrator {
       this.#plan(handle);
     }
     return error;
+  }
+
+  /** Declares a held lease lost now: the store said so outside a renewal (a hand-over's answer). */
+  lose(handle: LeaseHandle, reason: LeaseLostReason, detail?: string, cause?: unknown): void {
+    this.#lose(handle, reason, detail, cause);
   }
 
   #expiryReason(handle: LeaseHandle): LeaseLostReason {

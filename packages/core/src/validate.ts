@@ -66,3 +66,13 @@ export function checkSignal(value: unknown, operation: string): AbortSignal | un
   if (value === undefined || value instanceof AbortSignal) return value;
   throw new InvalidArgumentError(`signal must be an AbortSignal; got ${typeof value}`, { operation });
 }
+
+/** A whole number of times, 0 or more. */
+export function checkCount(value: unknown, what: string, operation: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${what} must be a whole number, 0 or more; got ${String(value)}`, {
+      operation,
+    });
+  }
+  return value;
+}

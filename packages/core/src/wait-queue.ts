@@ -7,7 +7,7 @@ const SWEEP_AFTER = 1024;
 
 interface Queue<H> {
   /** Everyone of this locker waiting for the key, in arrival order. Only the head tries. */
-  readonly tickets: WaitTicket[];
+  readonly tickets: WaitTicket<unknown, unknown>[];
   /** A release was signalled while the head was not asleep (its attempt in flight): it retries at once. */
   missed: boolean;
   /** Stops the backend's `released` hint subscription for this key. */
@@ -25,7 +25,7 @@ interface Queue<H> {
  *   through the backend's `released` hint), and a release that comes while its attempt is in
  *   flight is remembered, not lost;
  * - while this locker itself holds the key (its `holder`) nobody polls: its release or loss
- *   wakes the head.
+ *   wakes the head, or hands it the lease (`grant`) without going through the store.
  * The head keeps a backoff timer while the holder is elsewhere, so a lost hint costs latency,
  * never progress.
  *
@@ -35,7 +35,7 @@ interface Queue<H> {
  * and a Map churned like that keeps everything it held alive through young-generation GCs (see
  * `Roster`).
  */
-export class WaitQueues<H = unknown> {
+export class WaitQueues<H = unknown, R = unknown> {
   readonly #backend: AnyBackend;
   readonly #queues = new Map<string, Queue<H>>();
   /** Entries added since the last sweep, and the threshold for the next one. */
@@ -67,12 +67,20 @@ export class WaitQueues<H = unknown> {
     if (queue?.holder === holder) queue.holder = undefined;
   }
 
-  /** Joins the queue for `key` before the first attempt, so no local release slips by unseen. */
-  join(key: string): WaitTicket {
+  /**
+   * Joins the queue for `key` before the first attempt, so no local release slips by unseen.
+   * `request` is what the waiter asks for, read by whoever hands it the key.
+   */
+  join(key: string, request?: R): WaitTicket<H, R> {
     const queue = this.#queue(key);
-    const ticket = new WaitTicket(this as WaitQueues, key, queue as Queue<unknown>);
-    queue.tickets.push(ticket);
+    const ticket = new WaitTicket<H, R>(this as WaitQueues, key, queue as Queue<unknown>, request);
+    queue.tickets.push(ticket as WaitTicket<unknown, unknown>);
     return ticket;
+  }
+
+  /** The first in line for `key`, if anyone waits. */
+  head(key: string): WaitTicket<H, R> | undefined {
+    return this.#queues.get(key)?.tickets[0] as WaitTicket<H, R> | undefined;
   }
 
   /**
@@ -144,7 +152,7 @@ export class WaitQueues<H = unknown> {
   }
 
   /** @internal */
-  remove(queue: Queue<unknown>, ticket: WaitTicket, acquired: boolean): void {
+  remove(queue: Queue<unknown>, ticket: WaitTicket<unknown, unknown>, acquired: boolean): void {
     const wasHead = queue.tickets[0] === ticket;
     queue.tickets.splice(queue.tickets.indexOf(ticket), 1);
     if (queue.tickets.length === 0) {
@@ -156,8 +164,10 @@ export class WaitQueues<H = unknown> {
     }
     if (!wasHead) return;
     if (acquired) {
-      // The key is ours now: the next in line waits for our release, which will wake it.
+      // The key is ours now: the next in line waits for our release, which will wake it or hand
+      // it the key. Roused once now to see that (and have the hand-over prepared), not to poll.
       queue.missed = false;
+      queue.tickets[0]?.rouse();
     } else {
       // The head gave up or failed: the next in line takes over polling now.
       queue.missed = false;
@@ -167,7 +177,11 @@ export class WaitQueues<H = unknown> {
 }
 
 /** One `acquire` call's place in a key's wait queue. */
-export class WaitTicket {
+export class WaitTicket<H = unknown, R = unknown> {
+  /** What the waiter asks for (see `WaitQueues.join`). */
+  readonly request: R | undefined;
+  /** The holding handed to this waiter by `grant`: it is the waiter's now. */
+  granted: H | undefined;
   readonly #queues: WaitQueues;
   readonly #key: string;
   readonly #queue: Queue<unknown>;
@@ -175,10 +189,11 @@ export class WaitTicket {
   #fail: ((error: unknown) => void) | undefined;
   #left = false;
 
-  constructor(queues: WaitQueues, key: string, queue: Queue<unknown>) {
+  constructor(queues: WaitQueues, key: string, queue: Queue<unknown>, request: R | undefined) {
     this.#queues = queues;
     this.#key = key;
     this.#queue = queue;
+    this.request = request;
   }
 
   /** First in line: the only one of this locker's waiters for the key that talks to the store. */
@@ -193,6 +208,18 @@ export class WaitTicket {
   /** @internal */
   rouse(): void {
     this.#wakeUp?.(true);
+  }
+
+  /**
+   * Hands this sleeping waiter the key's holding: its `wait` resolves `true`, and the waiter
+   * must check `granted` before anything else. Only a sleeping waiter can take it (one whose
+   * wait already ended may be on its way out with an error); `false`: not taken.
+   */
+  grant(holding: H): boolean {
+    if (!this.#wakeUp) return false;
+    this.granted = holding;
+    this.#wakeUp(true);
+    return true;
   }
 
   /** @internal */

@@ -1,6 +1,7 @@
 import type {
   AcquireOutcome,
   AcquireRequest,
+  HandOverOutcome,
   LeaseBackend,
   LeaseRef,
   RenewItem,
@@ -29,7 +30,17 @@ export class ScriptedBackend implements LeaseBackend {
   closed = false;
   renewMany?: (items: readonly RenewItem[]) => Promise<readonly RenewManyOutcome[]>;
 
-  constructor(options: { renewMany?: boolean } = {}) {
+  /** Present when constructed with `handOver: true`; answers with `handOverScript`. */
+  handOver?: (lease: LeaseRef, ttlMs: number, fences: number) => Promise<HandOverOutcome>;
+  handOverScript: Script<HandOverOutcome> = { status: 'renewed' };
+
+  constructor(options: { renewMany?: boolean; handOver?: boolean } = {}) {
+    if (options.handOver) {
+      this.handOver = (lease, ttlMs, fences) => {
+        this.calls.push({ op: 'handOver', at: performance.now(), key: lease.key, ttlMs, batch: fences });
+        return this.#answer(this.handOverScript, this.count('handOver'));
+      };
+    }
     if (options.renewMany) {
       this.renewMany = async (items) => {
         this.calls.push({ op: 'renewMany', at: performance.now(), key: '*', batch: items.length });

@@ -6,6 +6,7 @@ import {
   type BackendCapabilities,
   ClosedError,
   type Duration,
+  type HandOverOutcome,
   InvalidArgumentError,
   type LeaseBackend,
   type LeaseInfo,
@@ -73,6 +74,8 @@ export interface DynamoDbBackend extends LeaseBackend {
   readonly capabilities: DynamoDbCapabilities;
   readonly client: DynamoDBClient;
   readonly tableName: string;
+  /** Renews and draws `fences` fencing tokens in one conditional write (local hand-overs). */
+  handOver(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome>;
   /** A strongly consistent read of the key's item: holder, fence, owner; `null` if never used. */
   inspect(key: string): Promise<LeaseInfo | null>;
   /**
@@ -166,13 +169,21 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
     }
   };
 
-  const renewOne = async (lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> => {
+  /** Renews; with `fences`, also draws that many fences (a hand-over) and answers the highest. */
+  const renewOne = async (lease: LeaseRef, ttlMs: number, fences = 0): Promise<HandOverOutcome> => {
     const sentAt = performance.now();
     const rvn = randomUUID();
+    let fence: number | undefined;
     try {
-      await client.send(
-        renewCommand(table, { key: lease.key, token: lease.token, rvn, ttlMs, wallNow: Date.now() }),
+      const { Attributes } = await client.send(
+        renewCommand(
+          table,
+          { key: lease.key, token: lease.token, rvn, ttlMs, wallNow: Date.now() },
+          false,
+          fences,
+        ),
       );
+      if (fences > 0) fence = readItem(Attributes)?.fence;
     } catch (error) {
       if (!conditionFailed(error)) throw classifyError(error, 'renew', lease.key);
       // No item returned: the item does not exist (a failed condition on a missing item returns none).
@@ -181,7 +192,7 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
       return { status: 'lost', detail: describeLoss(item) };
     }
     observations.noteOwnWrite(lease.key, { rvn, token: lease.token, leaseMs: ttlMs, seenAt: sentAt });
-    return { status: 'renewed' };
+    return fence === undefined ? { status: 'renewed' } : { status: 'renewed', fence };
   };
 
   const clear = async (key: string, token: string | undefined, operation: string): Promise<boolean> => {
@@ -248,6 +259,11 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
     renew(lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> {
       ensureOpen('renew', lease.key);
       return renewOne(lease, ttlMs);
+    },
+
+    handOver(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome> {
+      ensureOpen('renew', lease.key);
+      return renewOne(lease, ttlMs, fences);
     },
 
     release(lease: LeaseRef): Promise<boolean> {

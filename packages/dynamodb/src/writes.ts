@@ -122,11 +122,25 @@ export interface RenewWrite {
   readonly wallNow: number;
 }
 
-/** Renew: a new version and lease, on condition that the token is still ours. */
-export function renewCommand(table: Table, write: RenewWrite, returnNew = false): UpdateItemCommand {
+/**
+ * Renew: a new version and lease, on condition that the token is still ours. With `fences`, also
+ * draws that many fencing tokens for the holding's next holders (a local hand-over): the fence
+ * attribute, which the acquire created, grows by `fences` and is returned (`UPDATED_NEW`).
+ */
+export function renewCommand(
+  table: Table,
+  write: RenewWrite,
+  returnNew = false,
+  fences = 0,
+): UpdateItemCommand {
   const names: Record<string, string> = { '#token': ATTR.token };
   const values: Record<string, AttributeValue> = { ':token': S(write.token) };
   const { set, remove } = leaseWrites(table, write, names, values);
+  if (fences > 0) {
+    names['#fence'] = ATTR.fence;
+    values[':fences'] = N(fences);
+    set.push('#fence = #fence + :fences');
+  }
   return new UpdateItemCommand({
     TableName: table.tableName,
     Key: itemKey(table, write.key),
@@ -134,7 +148,7 @@ export function renewCommand(table: Table, write: RenewWrite, returnNew = false)
     ConditionExpression: '#token = :token',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
-    ReturnValues: returnNew ? 'ALL_NEW' : 'NONE',
+    ReturnValues: returnNew ? 'ALL_NEW' : fences > 0 ? 'UPDATED_NEW' : 'NONE',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   });
 }

@@ -8,6 +8,7 @@ const capabilities = {
   fencing: true,
   inspect: true,
   releasedHint: false,
+  handOver: true,
   minTtlMs: 100,
   maxTtlMs: 2 ** 31 - 1,
 } as const;

@@ -3,6 +3,7 @@ import {
   type AcquireRequest,
   type BackendCapabilities,
   ClosedError,
+  type HandOverOutcome,
   type LeaseBackend,
   type LeaseInfo,
   type LeaseRef,
@@ -87,6 +88,17 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
     async renewMany(items: readonly RenewItem[]): Promise<RenewOutcome[]> {
       ensureOpen('renew');
       return items.map((item) => renewOne(item.lease, item.ttlMs));
+    },
+
+    async handOver(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome> {
+      ensureOpen('renew', lease.key);
+      const renewed = renewOne(lease, ttlMs);
+      if (renewed.status !== 'renewed') return renewed;
+      // The next holders' fences: a block drawn from the same counter as acquisitions.
+      const fence = (store.fences.get(lease.key) ?? 0) + fences;
+      store.fences.set(lease.key, fence);
+      liveHolding(store, lease.key)!.fence = fence;
+      return { status: 'renewed', fence };
     },
 
     async release(lease: LeaseRef): Promise<boolean> {

@@ -17,7 +17,8 @@ export interface Holding {
   readonly token: string;
   /** Monotonic ms; `Infinity` for an infinite lease. */
   expiresAt: number;
-  readonly fence: number;
+  /** The highest fence drawn for this holding (local hand-overs draw more for the same holding). */
+  fence: number;
   readonly owner: string | undefined;
 }
 

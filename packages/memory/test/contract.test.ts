@@ -12,6 +12,7 @@ runLeaseContractTests({
     fencing: true,
     inspect: true,
     releasedHint: true,
+    handOver: true,
     minTtlMs: 1,
     maxTtlMs: 2 ** 31 - 1,
   },

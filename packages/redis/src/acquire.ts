@@ -1,10 +1,11 @@
 import type { AcquireOutcome, AcquireRequest, NodeOutcome } from '@leasekit/core';
 import { quorumError } from './errors.js';
+import { settleFence } from './fence.js';
 import { type RedisKeyNames, redisKeyNames } from './keys.js';
 import type { LockNode } from './node.js';
 import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided, type Reply } from './quorum.js';
-import { ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT, RELEASE_SCRIPT } from './scripts.js';
+import { ACQUIRE_SCRIPT, RELEASE_SCRIPT } from './scripts.js';
 
 type AcquireReply = [acquired: number, fenceOrPttl: number];
 
@@ -28,7 +29,21 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   const granted = indexesWhere(replies, acquired);
   if (granted.length >= set.quorum) {
     if (!set.fencing) return { status: 'acquired' };
-    return { status: 'acquired', fence: await settleFence(set, key, names, token, ttlMs, replies, granted) };
+    const fenceOf = (index: number) => (replies[index] as { value: AcquireReply }).value[1];
+    try {
+      return {
+        status: 'acquired',
+        fence: await settleFence(set, key, names, token, ttlMs, granted, fenceOf),
+      };
+    } catch (error) {
+      unlock(
+        set,
+        names,
+        token,
+        replies.map(() => undefined),
+      );
+      throw error;
+    }
   }
   unlock(set, names, token, replies);
   const held = replies.flatMap((reply) =>
@@ -94,53 +109,6 @@ function acquireOnNode(
       counted.catch(() => {});
       return failed(error);
     },
-  );
-}
-
-/**
- * Fencing by quorum intersection. Every node counts its own acquisitions (an INCR after the
- * lock is set, see `acquireOnNode`); our fence is the maximum over the quorum that granted us
- * the lock. Before the lease is handed out, a quorum of nodes must hold a counter >= that fence,
- * set while we held the lock there: nodes that lag behind are raised to it. Any later holder's
- * quorum shares at least one node with ours, took the lock there after us, and so counts past
- * our fence.
- */
-async function settleFence(
-  set: NodeSet,
-  key: string,
-  names: RedisKeyNames,
-  token: string,
-  ttlMs: number,
-  replies: readonly (Reply<AcquireReply> | undefined)[],
-  granted: readonly number[],
-): Promise<number> {
-  const fenceOf = (index: number) => (replies[index] as { value: AcquireReply }).value[1];
-  const fence = Math.max(...granted.map(fenceOf));
-  const lagging = granted.filter((index) => fenceOf(index) < fence);
-  const atFence = granted.length - lagging.length;
-  if (atFence >= set.quorum) return fence;
-  const laggingNodes = lagging.map((index) => set.nodes[index]!);
-  const raised = await gather(
-    laggingNodes,
-    (_, node) => node.evalScript<number>(RAISE_FENCE_SCRIPT, names.lock, names.fence, token, fence),
-    set.nodeTimeoutMs(ttlMs),
-    quorumDecided(set.quorum - atFence, (value: number) => value === 1),
-  );
-  const raisedCount = raised.filter((reply) => reply?.status === 'value' && reply.value === 1).length;
-  if (atFence + raisedCount >= set.quorum) return fence;
-  unlock(
-    set,
-    names,
-    token,
-    replies.map(() => undefined),
-  );
-  const nodes = outcomes(laggingNodes, raised, (value) => (value === 1 ? 'ok' : 'not-holder'));
-  throw quorumError(
-    'acquire: could not record the fencing token',
-    nodes,
-    set.quorum - atFence,
-    'acquire',
-    key,
   );
 }
 

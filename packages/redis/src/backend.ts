@@ -4,6 +4,7 @@ import {
   type BackendCapabilities,
   ClosedError,
   type Duration,
+  type HandOverOutcome,
   type LeaseBackend,
   type LeaseInfo,
   type LeaseRef,
@@ -15,6 +16,7 @@ import {
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { tryAcquire } from './acquire.js';
 import { BACKEND, classifyError, invalid } from './errors.js';
+import { handOver } from './hand-over.js';
 import { DEFAULT_PREFIX, redisKeyNames } from './keys.js';
 import { createLockClient, LockNode, type RedisNodeSpec } from './node.js';
 import type { NodeSet } from './node-set.js';
@@ -52,6 +54,7 @@ export interface RedisBackendOptions {
 
 export interface RedisBackend extends LeaseBackend {
   renewMany(items: readonly RenewItem[]): Promise<RenewManyOutcome[]>;
+  handOver(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome>;
   inspect(key: string): Promise<LeaseInfo | null>;
   /** The node names, in order, as errors report them. */
   readonly nodes: readonly string[];
@@ -108,6 +111,9 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
 
     renew: (lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> =>
       guard('renew', lease.key, () => renew(set, lease, ttlMs)),
+
+    handOver: (lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome> =>
+      guard('renew', lease.key, () => handOver(set, lease, ttlMs, fences)),
 
     renewMany: (items: readonly RenewItem[]): Promise<RenewManyOutcome[]> =>
       guard('renew', undefined, () => renewMany(set, items)),

@@ -32,6 +32,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `;
 
+// KEYS: lock, fence. ARGV: token, ttl ms, fences. A renewal that also counts the next holders of
+// this holding (local hand-overs): the new count (> 0), or 1 when `fences` is 0 (no fencing);
+// 0: not ours.
+const HAND_OVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] ~= '0' then return redis.call('INCRBY', KEYS[2], ARGV[3]) end
+return 1
+`;
+
 // KEYS: lock. ARGV: token, channel ('' for none). 1: deleted (and the token published to waiters); 0: not ours.
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -63,6 +73,7 @@ const script = (lua: string, keys: number): LuaScript => ({
 export const ACQUIRE_SCRIPT: LuaScript = script(ACQUIRE, 2);
 export const RAISE_FENCE_SCRIPT: LuaScript = script(RAISE_FENCE, 2);
 export const RENEW_SCRIPT: LuaScript = script(RENEW, 1);
+export const HAND_OVER_SCRIPT: LuaScript = script(HAND_OVER, 2);
 export const RELEASE_SCRIPT: LuaScript = script(RELEASE, 1);
 export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
 

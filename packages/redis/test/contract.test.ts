@@ -15,6 +15,7 @@ const capabilities = {
   maxTtlMs: 2 ** 31 - 1,
   inspect: true,
   releasedHint: true,
+  handOver: true,
 } as const;
 
 for (const count of [1, 3]) {

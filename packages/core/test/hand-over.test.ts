@@ -1,0 +1,128 @@
+import { describe, expect, it, vi } from 'vitest';
+import { BackendUnavailableError, isLeaseError } from '../src/index.js';
+import { useLockers } from './lockers.js';
+import { ScriptedBackend } from './scripted-backend.js';
+
+// Local hand-overs on a scripted store under fake timers: the timing and fallback rules. (That a
+// real store passes a holding on safely is the contract suite's `handOver` group.)
+const locker = useLockers({ ttl: '1s', wait: '10s' });
+
+/** A locker holding 'k' (fence 1) on a store with `handOver`, answering after `latencyMs`. */
+async function holding(latencyMs = 0, options: { localHandOvers?: number } = {}) {
+  vi.useFakeTimers();
+  const backend = new ScriptedBackend({ handOver: true });
+  const l = locker(backend, options);
+  const first = await l.acquire('k');
+  backend.latencyMs = latencyMs;
+  backend.acquireScript = { status: 'held' };
+  return { backend, l, first };
+}
+
+describe('local hand-over', () => {
+  it('asks once while the holder works, and each release passes the holding on with a fence of the block, in order', async () => {
+    const { backend, l, first } = await holding(0, { localHandOvers: 3 });
+    backend.handOverScript = { status: 'renewed', fence: 30 }; // the block: 28, 29, 30
+    const waiters = Array.from({ length: 4 }, () => l.acquire('k'));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(backend.calls.filter((c) => c.op === 'handOver').map((c) => c.batch)).toEqual([3]);
+    let holder = first;
+    const fences: (number | undefined)[] = [];
+    for (const waiter of waiters.slice(0, 3)) {
+      expect(await holder.release()).toBe(true);
+      holder = await waiter;
+      fences.push(holder.fence);
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    expect(fences).toEqual([28, 29, 30]);
+    expect(holder.token).toBe(first.token);
+    expect([backend.count('acquire'), backend.count('release'), backend.count('handOver')]).toEqual([
+      1, 0, 1,
+    ]);
+    // The budget is spent: the fourth waiter takes the key through the store.
+    backend.acquireScript = { status: 'acquired', fence: 31 };
+    await holder.release();
+    await vi.advanceTimersByTimeAsync(5);
+    expect((await waiters[3]!).fence).toBe(31);
+    expect([backend.count('acquire'), backend.count('release')]).toEqual([2, 1]);
+  });
+
+  it('a release waits for a hand-over still in flight, then passes the holding on', async () => {
+    const { backend, l, first } = await holding(20);
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const waiter = l.acquire('k');
+    await vi.advanceTimersByTimeAsync(5);
+    let released: boolean | undefined;
+    void first.release().then((value) => {
+      released = value;
+    });
+    await vi.advanceTimersByTimeAsync(5);
+    expect(released).toBeUndefined(); // the answer is 10 ms away
+    await vi.advanceTimersByTimeAsync(15);
+    expect(released).toBe(true);
+    const next = await waiter;
+    expect(next.fence).toBe(2); // 17 - 16 + 1: the first fence of a block of 16
+    expect([backend.count('acquire'), backend.count('release')]).toEqual([1, 0]);
+  });
+
+  it.each([
+    ['the store failed', () => new BackendUnavailableError('down', { backend: 'scripted' })],
+    ['the block is not above the holder’s fence', () => ({ status: 'renewed' as const, fence: 16 })],
+  ])('falls back to a release and an acquire when %s', async (_label, answer) => {
+    const { backend, l, first } = await holding();
+    backend.handOverScript = answer();
+    const waiter = l.acquire('k');
+    await vi.advanceTimersByTimeAsync(5);
+    backend.acquireScript = { status: 'acquired', fence: 2 };
+    expect(await first.release()).toBe(true);
+    await vi.advanceTimersByTimeAsync(5);
+    expect((await waiter).fence).toBe(2);
+    expect([backend.count('acquire'), backend.count('release'), backend.count('handOver')]).toEqual([
+      2, 1, 1,
+    ]);
+  });
+
+  it('does not use an extension older than the renew interval: the next holder would get less than it asked', async () => {
+    const { backend, l, first } = await holding();
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const waiter = l.acquire('k');
+    await vi.advanceTimersByTimeAsync(400); // a third of the 1 s TTL has passed since it was asked
+    backend.acquireScript = { status: 'acquired', fence: 18 };
+    await first.release();
+    await vi.advanceTimersByTimeAsync(5);
+    const next = await waiter;
+    expect(next.fence).toBe(18);
+    expect(next.remainingMs).toBeGreaterThan(900);
+    expect(backend.count('release')).toBe(1);
+  });
+
+  it('close() during a pass-on releases the holding in the store before it closes the backend', async () => {
+    const { backend, l, first } = await holding(20);
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const order: string[] = [];
+    const close = backend.close.bind(backend);
+    backend.close = () => {
+      order.push('close');
+      return close();
+    };
+    const release = backend.release.bind(backend);
+    backend.release = (lease) => {
+      order.push('release');
+      return release(lease);
+    };
+    const waiter = l.acquire('k').catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(1);
+    const released = first.release();
+    const closed = l.close();
+    await vi.advanceTimersByTimeAsync(100);
+    await closed;
+    expect(isLeaseError(await waiter, 'CLOSED')).toBe(true);
+    expect(await released).toBe(true);
+    expect(order).toEqual(['release', 'close']);
+  });
+
+  it.each([-1, 1.5, '2' as unknown as number])('refuses localHandOvers %s before any I/O', (value) => {
+    const backend = new ScriptedBackend({ handOver: true });
+    expect(() => locker(backend, { localHandOvers: value })).toThrow(/localHandOvers must be a whole number/);
+    expect(backend.calls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,61 @@
+import type { HandOverOutcome, LeaseRef, NodeOutcome } from '@leasekit/core';
+import { quorumError, summarize } from './errors.js';
+import { settleFence } from './fence.js';
+import { redisKeyNames } from './keys.js';
+import type { NodeSet } from './node-set.js';
+import { gather, outcomes, quorumDecided } from './quorum.js';
+import { HAND_OVER_SCRIPT } from './scripts.js';
+
+const counted = (value: number) => value > 0;
+const judge = (value: number): NodeOutcome['outcome'] => (value > 0 ? 'ok' : 'not-holder');
+
+/**
+ * Compare-and-pexpire on every node, counting the holding's next `fences` holders (INCRBY) on
+ * each node that extended it; renewed when a quorum did, with the block's highest fence settled
+ * as an acquisition's fence is (see `settleFence`): the node shared with the quorum that recorded
+ * the previous fence counted at least `fences` past it, so the whole block lies above. The locker
+ * asks for this once while a holder works and callers of its own wait, and passes the holding on
+ * at each release with no round trip.
+ */
+export async function handOver(
+  set: NodeSet,
+  lease: LeaseRef,
+  ttlMs: number,
+  fences: number,
+): Promise<HandOverOutcome> {
+  const names = redisKeyNames(lease.key, set.prefix);
+  const replies = await gather(
+    set.nodes,
+    (_, node) =>
+      node.evalScript<number>(
+        HAND_OVER_SCRIPT,
+        names.lock,
+        names.fence,
+        lease.token,
+        ttlMs,
+        set.fencing ? fences : 0,
+      ),
+    set.nodeTimeoutMs(ttlMs),
+    quorumDecided(set.quorum, counted),
+  );
+  const granted: number[] = [];
+  let notOurs = 0;
+  replies.forEach((reply, index) => {
+    if (reply?.status !== 'value') return;
+    if (counted(reply.value)) granted.push(index);
+    else notOurs++;
+  });
+  if (granted.length >= set.quorum) {
+    if (!set.fencing) return { status: 'renewed' };
+    const fenceOf = (index: number) => (replies[index] as { value: number }).value;
+    return {
+      status: 'renewed',
+      fence: await settleFence(set, lease.key, names, lease.token, ttlMs, granted, fenceOf, 'renew'),
+    };
+  }
+  const nodes = outcomes(set.nodes, replies, judge);
+  if (notOurs > set.nodes.length - set.quorum) {
+    return { status: 'lost', detail: `the lease is no longer ours on a quorum: ${summarize(nodes)}` };
+  }
+  throw quorumError('hand over', nodes, set.quorum, 'renew', lease.key);
+}
