@@ -339,4 +339,53 @@ describe.skipIf(!hasRedisServer)('five nodes', () => {
     for (const index of [0, 1, 2]) servers[index]!.resume();
     await locker.close();
   });
+
+  it('fences of local hand-overs stay strictly increasing when each run and each acquisition go through different quorums', async () => {
+    const backend = createRedisBackend({ nodes: servers.map((server) => server.url), nodeTimeout: 50 });
+    const other = createRedisBackend({ nodes: servers.map((server) => server.url), nodeTimeout: 50 });
+    const options = { ttl: '5s', wait: '5s', localHandOvers: 2, tracing: false } as const;
+    const handedOver: boolean[] = [];
+    const locker = createLocker(backend, {
+      ...options,
+      hooks: { acquired: (event) => handedOver.push(event.handedOver) },
+    });
+    const elsewhere = createLocker(other, options);
+    const key = uniqueKey('five-hand-over');
+    const fences: number[] = [];
+    for (const [stopped, next] of [
+      [
+        [3, 4],
+        [0, 1],
+      ],
+      [
+        [1, 3],
+        [2, 4],
+      ],
+      [
+        [0, 4],
+        [1, 2],
+      ],
+    ] as const) {
+      for (const index of stopped) servers[index]!.pause();
+      let holder = await locker.acquire(key);
+      fences.push(holder.fence!);
+      const waiters = [locker.acquire(key), locker.acquire(key)];
+      await sleep(30); // the run's hand-over is drawn on the three live nodes
+      for (const index of stopped) servers[index]!.resume();
+      for (const index of next) servers[index]!.pause(); // the run goes on; the next acquisition uses another majority
+      for (const waiter of waiters) {
+        await holder.release();
+        holder = await waiter;
+        fences.push(holder.fence!);
+      }
+      await holder.release();
+      const between = await elsewhere.acquire(key);
+      fences.push(between.fence!);
+      await between.release();
+      for (const index of next) servers[index]!.resume();
+    }
+    expect(handedOver).toEqual([false, true, true, false, true, true, false, true, true]);
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    await Promise.all([locker.close(), elsewhere.close()]);
+  });
 });
