@@ -598,6 +598,32 @@ export function runLeaseContractTests(options: ContractOptions): void {
         },
       );
 
+      it.skipIf(!caps.releasedHint)(
+        'a waiter in another locker gets the key while this one keeps handing it over (its run ends)',
+        async () => {
+          const { locker } = await counted({ localHandOvers: 3 });
+          const k = key('hand-over-fair');
+          let stop = false;
+          // Five callers of one locker take the key in turn, as fast as they can.
+          const busy = Array.from({ length: 5 }, async () => {
+            while (!stop) {
+              const lease = await locker.acquire(k);
+              await sleep(2);
+              await lease.release();
+            }
+          });
+          await sleep(50);
+          const other = await newLocker({ wait: timeout / 2 });
+          // It gets its turn while the others keep coming (they stop only once it has the key);
+          // starved, it would end in ACQUIRE_TIMEOUT.
+          const lease = await other.acquire(k);
+          stop = true;
+          expect(lease.held).toBe(true);
+          await lease.release();
+          await Promise.all(busy);
+        },
+      );
+
       it.skipIf(!caps.handOver || !forceExpire)(
         'a hand-over answered "not ours" ends the holder\'s lease at once',
         async () => {

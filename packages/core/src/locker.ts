@@ -122,6 +122,9 @@ interface Resolved {
   timing: Timing;
 }
 
+/** Longest a run's last holder makes this locker's next waiter wait after the release's answer. */
+const MAX_YIELD_MS = 50;
+
 /** Creates the user-facing locker over any backend. */
 export function createLocker(backend: AnyBackend, options: LockerOptions = {}): Locker {
   return new LockerImpl(backend, options);
@@ -771,15 +774,19 @@ class LockerImpl implements Locker, LeaseOwner {
     });
     try {
       const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence);
-      // The store applies a later attempt after this release: the next waiter may go right now.
-      // Not after the last local hand-over allowed: then the key goes back to the store so that
-      // other processes get their turn, and our next waiter races them from the release's answer.
+      // The last of a run of local hand-overs gives the key back to the store so that other
+      // processes get their turn: our next waiter then waits one more round trip after the
+      // release's answer, so that a waiter elsewhere, woken by the store's release hint at about
+      // the time that answer came, has its attempt in first.
       const yieldTurn = handle.handOvers > 0 && handle.handOvers >= this.#defaults.localHandOvers;
+      // The store applies a later attempt after this release: the next waiter may go right now.
       if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);
-      const wasHeld = await releasing.finally(() =>
+      const wasHeld = await releasing.finally(() => {
         // Even a failed release may have freed the key: let the next waiter look (again).
-        this.#waiters.wake(handle.key),
-      );
+        if (!yieldTurn) return this.#waiters.wake(handle.key);
+        const roundTrip = Math.min(MAX_YIELD_MS, performance.now() - started);
+        setTimeout(() => this.#waiters.wake(handle.key), roundTrip).unref();
+      });
       const now = performance.now();
       callHook(this.#options.hooks, 'released', {
         key: handle.key,
