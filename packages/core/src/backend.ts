@@ -89,6 +89,12 @@ export type HandOverOutcome =
        */
       readonly fence?: number | undefined;
       readonly validUntil?: number | undefined;
+      /**
+       * Someone else waits for the key, as far as the store can tell (Redis: a subscriber to its
+       * release channel). `false` lets the run's last holder give the key back to the store
+       * without the courtesy pause for waiters elsewhere; `undefined`: the store cannot tell.
+       */
+      readonly contended?: boolean | undefined;
     }
   | Extract<RenewOutcome, { status: 'lost' }>;
 

@@ -94,6 +94,8 @@ export class LeaseHandle implements Lease {
   extendedAt: number;
   /** The hand-overs to the next local waiters, once asked for (shared by the holders it serves). */
   next: PendingHandOver | undefined;
+  /** The run of hand-overs this holder took the key in (`undefined`: it acquired it from the store). */
+  run: PendingHandOver | undefined;
   /** Consecutive failed renewals. */
   failures: number = 0;
   state: LeaseState = 'held';

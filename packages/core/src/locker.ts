@@ -708,6 +708,7 @@ class LockerImpl implements Locker, LeaseOwner {
       handOvers: handle.handOvers + 1,
     });
     next.used++;
+    successor.run = next;
     // The rest of the block serves the next hand-overs, from this holder on.
     if (next.used < next.count) successor.next = next;
     if (request.mode === 'lease') {
@@ -777,8 +778,13 @@ class LockerImpl implements Locker, LeaseOwner {
       // The last of a run of local hand-overs gives the key back to the store so that other
       // processes get their turn: our next waiter then waits one more round trip after the
       // release's answer, so that a waiter elsewhere, woken by the store's release hint at about
-      // the time that answer came, has its attempt in first.
-      const yieldTurn = handle.handOvers > 0 && handle.handOvers >= this.#defaults.localHandOvers;
+      // the time that answer came, has its attempt in first. Not when the store said, as the
+      // run began, that nobody else waited (a later arrival gets its turn at the next run's end).
+      const runOutcome = handle.run?.outcome;
+      const yieldTurn =
+        handle.handOvers > 0 &&
+        handle.handOvers >= this.#defaults.localHandOvers &&
+        !(runOutcome?.status === 'renewed' && runOutcome.contended === false);
       // The store applies a later attempt after this release: the next waiter may go right now.
       if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);
       const wasHeld = await releasing.finally(() => {

@@ -46,27 +46,42 @@ describe('local hand-over', () => {
     expect([backend.count('acquire'), backend.count('release')]).toEqual([2, 1]);
   });
 
-  it('after the last hand-over of a run, the next local waiter tries one round trip after the release answered', async () => {
-    const { backend, l, first } = await holding(10, { localHandOvers: 1 });
-    backend.handOverScript = { status: 'renewed', fence: 2 };
-    const second = l.acquire('k');
-    const third = l.acquire('k');
-    await vi.advanceTimersByTimeAsync(20); // the hand-over answered
-    await first.release();
-    const holder = await second;
-    await vi.advanceTimersByTimeAsync(5);
-    backend.acquireScript = { status: 'acquired', fence: 3 };
-    const releasedAt = performance.now();
-    void holder.release(); // the run's last: back to the store (answered 10 ms later)
-    await vi.advanceTimersByTimeAsync(19);
-    expect(backend.count('acquire')).toBe(1); // a waiter elsewhere, woken by the hint, goes first
-    await vi.advanceTimersByTimeAsync(1);
-    const tried = backend.calls.filter((call) => call.op === 'acquire').at(-1)!;
-    expect(backend.count('acquire')).toBe(2);
-    expect(tried.at - releasedAt).toBeGreaterThanOrEqual(20);
-    await vi.advanceTimersByTimeAsync(10);
-    expect((await third).fence).toBe(3);
-  });
+  it.each([
+    [
+      undefined,
+      20,
+      'one round trip after the release answered: a waiter elsewhere, woken by the hint, goes first',
+    ],
+    [
+      true,
+      20,
+      'one round trip after the release answered: a waiter elsewhere, woken by the hint, goes first',
+    ],
+    [false, 10, 'as soon as the release answered: the store said nobody else waited'],
+  ])(
+    'after the last hand-over of a run (contended: %s), the next local waiter tries %i ms after the release: %s',
+    async (contended, delayMs) => {
+      const { backend, l, first } = await holding(10, { localHandOvers: 1 });
+      backend.handOverScript = { status: 'renewed', fence: 2, contended };
+      const second = l.acquire('k');
+      const third = l.acquire('k');
+      await vi.advanceTimersByTimeAsync(20); // the hand-over answered
+      await first.release();
+      const holder = await second;
+      await vi.advanceTimersByTimeAsync(5);
+      backend.acquireScript = { status: 'acquired', fence: 3 };
+      const releasedAt = performance.now();
+      void holder.release(); // the run's last: back to the store (answered 10 ms later)
+      await vi.advanceTimersByTimeAsync(delayMs - 1);
+      expect(backend.count('acquire')).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      const tried = backend.calls.filter((call) => call.op === 'acquire').at(-1)!;
+      expect(backend.count('acquire')).toBe(2);
+      expect(tried.at - releasedAt).toBeGreaterThanOrEqual(delayMs);
+      await vi.advanceTimersByTimeAsync(10);
+      expect((await third).fence).toBe(3);
+    },
+  );
 
   it('a release waits for a hand-over still in flight, then passes the holding on', async () => {
     const { backend, l, first } = await holding(20);

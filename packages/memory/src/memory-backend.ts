@@ -98,7 +98,9 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       const fence = (store.fences.get(lease.key) ?? 0) + fences;
       store.fences.set(lease.key, fence);
       liveHolding(store, lease.key)!.fence = fence;
-      return { status: 'renewed', fence };
+      // Anyone listening for this key's release is a waiter elsewhere (a locker does not listen
+      // for a key it holds).
+      return { status: 'renewed', fence, contended: (store.waiters.get(lease.key)?.size ?? 0) > 0 };
     },
 
     async release(lease: LeaseRef): Promise<boolean> {

@@ -6,8 +6,11 @@ import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided } from './quorum.js';
 import { HAND_OVER_SCRIPT } from './scripts.js';
 
-const counted = (value: number) => value > 0;
-const judge = (value: number): NodeOutcome['outcome'] => (value > 0 ? 'ok' : 'not-holder');
+/** One node's answer: its count (0: not ours) and its subscribers to the key's release channel. */
+type HandOverReply = [count: number, subscribers: number];
+
+const counted = (value: HandOverReply) => value[0] > 0;
+const judge = (value: HandOverReply): NodeOutcome['outcome'] => (counted(value) ? 'ok' : 'not-holder');
 
 /**
  * Compare-and-pexpire on every node, counting the holding's next `fences` holders (INCRBY) on
@@ -27,30 +30,37 @@ export async function handOver(
   const replies = await gather(
     set.nodes,
     (_, node) =>
-      node.evalScript<number>(
+      node.evalScript<HandOverReply>(
         HAND_OVER_SCRIPT,
         names.lock,
         names.fence,
         lease.token,
         ttlMs,
         set.fencing ? fences : 0,
+        names.channel,
       ),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, counted),
   );
   const granted: number[] = [];
   let notOurs = 0;
+  let subscribers = 0;
   replies.forEach((reply, index) => {
     if (reply?.status !== 'value') return;
+    subscribers += reply.value[1];
     if (counted(reply.value)) granted.push(index);
     else notOurs++;
   });
   if (granted.length >= set.quorum) {
-    if (!set.fencing) return { status: 'renewed' };
-    const fenceOf = (index: number) => (replies[index] as { value: number }).value;
+    // A waiter elsewhere listens on every node; a Cluster node counts only its own shard's
+    // subscribers, so it cannot tell.
+    const contended = set.nodes.some((node) => node.isCluster) ? undefined : subscribers > 0;
+    if (!set.fencing) return { status: 'renewed', contended };
+    const fenceOf = (index: number) => (replies[index] as { value: HandOverReply }).value[0];
     return {
       status: 'renewed',
       fence: await settleFence(set, lease.key, names, lease.token, ttlMs, granted, fenceOf, 'renew'),
+      contended,
     };
   }
   const nodes = outcomes(set.nodes, replies, judge);

@@ -32,14 +32,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `;
 
-// KEYS: lock, fence. ARGV: token, ttl ms, fences. A renewal that also counts the next holders of
-// this holding (local hand-overs): the new count (> 0), or 1 when `fences` is 0 (no fencing);
-// 0: not ours.
+// KEYS: lock, fence. ARGV: token, ttl ms, fences, channel. A renewal that also counts the next
+// holders of this holding (local hand-overs): {count, subscribers}, the new count (> 0), or 1
+// when `fences` is 0 (no fencing), and how many wait for the key's release here (its channel's
+// subscribers: waiters elsewhere); {0, 0}: not ours.
 const HAND_OVER = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[3] ~= '0' then return redis.call('INCRBY', KEYS[2], ARGV[3]) end
-return 1
+local waiting = redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2]
+if ARGV[3] ~= '0' then return {redis.call('INCRBY', KEYS[2], ARGV[3]), waiting} end
+return {1, waiting}
 `;
 
 // KEYS: lock. ARGV: token, channel ('' for none). 1: deleted (and the token published to waiters); 0: not ours.
