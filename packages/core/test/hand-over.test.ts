@@ -46,7 +46,7 @@ describe('local hand-over', () => {
     expect([backend.count('acquire'), backend.count('release')]).toEqual([2, 1]);
   });
 
-  it.each([
+  it.each<[boolean | undefined, number, string]>([
     [
       undefined,
       20,
