@@ -477,6 +477,9 @@ export function runLeaseContractTests(options: ContractOptions): void {
     );
 
     group('handOver', 'hand-over between callers of one locker', () => {
+      // A TTL long enough that a timeout-lock waiter takes a hand-over asked tens of ms before
+      // (it must be younger than the loss margin, 5% of the TTL); nothing here waits it out.
+      const handOverTtl = Math.max(ttlMs, roundUp(5_000));
       /** A locker over a counted backend, recording the hand-over flags of its hooks. */
       const counted = async (extra: LockerOptions = {}) => {
         const calls = countCalls(await newBackend());
@@ -484,6 +487,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
         const locker = await newLocker(
           {
             wait: timeout / 2,
+            ttl: handOverTtl,
             ...extra,
             hooks: {
               acquired: (event) => events.push(event.handedOver ? 'handed over' : 'acquired'),
@@ -584,7 +588,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           const leaving = new AbortController();
           const gone = locker.acquire(k, { signal: leaving.signal }).catch((error: unknown) => error);
           await sleep(20);
-          const third = locker.acquire(k, { ttl: ttlMs + step });
+          const third = locker.acquire(k, { ttl: handOverTtl + step });
           leaving.abort(new Error('gave up'));
           expect(await gone).toMatchObject({ message: 'gave up' });
           await next.release();
@@ -627,7 +631,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
       it.skipIf(!caps.handOver || !forceExpire)(
         'a hand-over answered "not ours" ends the holder\'s lease at once',
         async () => {
-          const { locker } = await counted({ ttl: Math.max(ttlMs, 5_000) });
+          const { locker } = await counted();
           const k = key('hand-over-lost');
           const first = await locker.acquire(k);
           const lost = new Promise<LeaseLostError>((resolve) =>

@@ -58,6 +58,11 @@ export interface PendingHandOver {
   readonly count: number;
   /** Hand-overs served so far. */
   used: number;
+  /**
+   * A renewal of the holding was sent after this request (it may apply after it and set another
+   * TTL): what this request extended can no longer be counted on.
+   */
+  stale: boolean;
   /** The answer, once there is one. */
   outcome: HandOverOutcome | { readonly status: 'error'; readonly error: unknown } | undefined;
   /** Settles (never rejects) once answered. */
@@ -90,8 +95,6 @@ export class LeaseHandle implements Lease {
   lossAt: number;
   /** Next renewal, monotonic ms (Infinity: none scheduled). */
   renewAt: number = Infinity;
-  /** When the latest request that set this holding's TTL left (acquire, renewal): monotonic ms. */
-  extendedAt: number;
   /** The hand-overs to the next local waiters, once asked for (shared by the holders it serves). */
   next: PendingHandOver | undefined;
   /** The run of hand-overs this holder took the key in (`undefined`: it acquired it from the store). */
@@ -125,8 +128,6 @@ export class LeaseHandle implements Lease {
       mode: LeaseMode;
       ttlMs: number;
       acquiredAt: number;
-      /** Default `acquiredAt`. */
-      extendedAt?: number;
       deadline: number;
       lossAt: number;
       onLost: ((error: LeaseLostError) => void) | undefined;
@@ -141,7 +142,6 @@ export class LeaseHandle implements Lease {
     this.mode = init.mode;
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;
-    this.extendedAt = init.extendedAt ?? init.acquiredAt;
     this.owner = init.owner;
     this.handOvers = init.handOvers ?? 0;
     this.deadline = init.deadline;

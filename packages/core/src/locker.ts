@@ -19,7 +19,7 @@ import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from '
 import { Roster } from './roster.js';
 import { endSpan, loadTracer, type TracerLike } from './tracing.js';
 import { checkCount, checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
-import { WaitQueues } from './wait-queue.js';
+import { WaitQueues, type WaitTicket } from './wait-queue.js';
 
 export interface RetryOptions {
   /** First backoff step. Default `'25ms'`. */
@@ -62,7 +62,7 @@ export interface LockerOptions {
    * holder works; its release then passes the holding to the waiter with no round trip (a new
    * fence, the waiter's TTL counted from that request). At most this many successive holders
    * take a key that way; then it is released in the store, so other processes get their turn.
-   * Default `16`; `0` turns it off.
+   * Default `16`; `0` turns it off; at most 1024.
    */
   readonly localHandOvers?: number;
 }
@@ -122,6 +122,9 @@ interface Resolved {
   timing: Timing;
 }
 
+/** Largest `localHandOvers`: a run draws that many fences from the store's counter at once. */
+const MAX_LOCAL_HAND_OVERS = 1024;
+
 /** Longest a run's last holder makes this locker's next waiter wait after the release's answer. */
 const MAX_YIELD_MS = 50;
 
@@ -146,6 +149,8 @@ class LockerImpl implements Locker, LeaseOwner {
   readonly #waiters: WaitQueues<LeaseHandle, Prepared>;
   /** The `releaseTimeout` of every release, behind one timer. */
   readonly #releaseDeadlines: Deadlines;
+  /** What is left of it for a release that first waited half of it for a hand-over's answer. */
+  readonly #lateReleaseDeadlines: Deadlines;
   #tracer: TracerLike | undefined;
   #tracerReady: Promise<unknown> | undefined;
   #closed = false;
@@ -177,7 +182,7 @@ class LockerImpl implements Locker, LeaseOwner {
         maxJitterMs: checkDuration(backend, retry.maxJitter ?? Infinity, 'retry.maxJitter', op, true),
       },
       releaseTimeoutMs: checkDuration(backend, options.releaseTimeout ?? '2s', 'releaseTimeout', op),
-      localHandOvers: checkCount(options.localHandOvers ?? 16, 'localHandOvers', op),
+      localHandOvers: checkCount(options.localHandOvers ?? 16, 'localHandOvers', op, MAX_LOCAL_HAND_OVERS),
       timing: {
         driftFactor: options.clockDrift?.factor ?? 0.01,
         driftFixedMs: checkDuration(backend, options.clockDrift?.fixed ?? 2, 'clockDrift.fixed', op),
@@ -205,6 +210,7 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     if (mode === 'lease' && !canRenew(backend)) throw this.#cannotRenew(op);
     this.#releaseDeadlines = new Deadlines(this.#defaults.releaseTimeoutMs);
+    this.#lateReleaseDeadlines = new Deadlines(this.#defaults.releaseTimeoutMs / 2);
     this.#orchestrator = new RenewalOrchestrator({
       backend,
       timing: this.#defaults.timing,
@@ -330,13 +336,16 @@ class LockerImpl implements Locker, LeaseOwner {
     handle.state = 'released';
     this.#orchestrator.untrack(handle);
     this.#held.delete(handle);
-    if (next) {
+    if (next && next.outcome === undefined && this.#takerOf(handle, next)) {
+      // The hand-over is on its way and the next waiter can take it: wait for the answer.
       handle.releasing = this.#passOn(handle, next);
       // It may still release in the store: close() lets it finish before closing the backend.
       this.#inFlight(handle.releasing);
+    } else if (next && this.#handOver(handle, next, performance.now())) {
+      handle.releasing = Promise.resolve(true);
     } else {
       this.#waiters.unhold(handle.key, handle);
-      handle.releasing = this.#release(handle);
+      handle.releasing = this.#release(handle, this.#releaseDeadlines);
     }
     return handle.releasing;
   }
@@ -434,7 +443,7 @@ class LockerImpl implements Locker, LeaseOwner {
           // A holding handed over by a release of this locker (`grant`): ours, whatever else happened.
           if (ticket.granted) {
             acquired = true;
-            return ticket.granted;
+            return this.#taken(ticket.granted);
           }
         }
         if (this.#closed) {
@@ -457,7 +466,7 @@ class LockerImpl implements Locker, LeaseOwner {
           await ticket.wait(Math.min(remaining, until), request.signal);
           if (ticket.granted) {
             acquired = true;
-            return ticket.granted;
+            return this.#taken(ticket.granted);
           }
           continue;
         }
@@ -477,7 +486,7 @@ class LockerImpl implements Locker, LeaseOwner {
         await ticket.wait(delay, request.signal);
         if (ticket.granted) {
           acquired = true;
-          return ticket.granted;
+          return this.#taken(ticket.granted);
         }
       }
     } finally {
@@ -612,6 +621,20 @@ class LockerImpl implements Locker, LeaseOwner {
   }
 
   /**
+   * A holding handed over to a waiter: ours unless the locker closed (or it was lost) between
+   * the grant and the waiter's turn to run; then it is already being released.
+   */
+  #taken(lease: LeaseHandle): LeaseHandle {
+    if (lease.state === 'held') return lease;
+    if (!this.#closed && lease.lostError) throw lease.lostError;
+    throw new ClosedError('the locker was closed during acquire', {
+      backend: this.backend.name,
+      operation: 'acquire',
+      key: lease.key,
+    });
+  }
+
+  /**
    * Asks the store, while `holder` still works, to extend its holding for `request` (the next
    * local waiter) and draw a block of fences, one for each next holder the `localHandOvers`
    * budget allows, so that each release can hand the holding over at once. One request serves
@@ -624,13 +647,17 @@ class LockerImpl implements Locker, LeaseOwner {
     if (holder.next || holder.state !== 'held' || holder.inflight || this.#closed) return;
     const count = this.#defaults.localHandOvers - holder.handOvers;
     if (count <= 0) return;
-    if (request.ttlMs === Infinity || holder.deadline === Infinity || request.owner !== holder.owner) return;
+    // Only for the TTL the holding already has: one shorter would cut what the holder counts on
+    // (in the store, whatever the answer), and a renewal of the holder applied late only extends.
+    if (request.ttlMs !== holder.ttlMs || request.ttlMs === Infinity || request.owner !== holder.owner)
+      return;
     const sentAt = performance.now();
     const next: PendingHandOver = {
       sentAt,
       ttlMs: request.ttlMs,
       count,
       used: 0,
+      stale: false,
       outcome: undefined,
       settled: undefined!,
     };
@@ -652,44 +679,60 @@ class LockerImpl implements Locker, LeaseOwner {
   }
 
   /**
-   * Release of a holding with a hand-over asked for: handed to the next local waiter when the
-   * store's answer allows, else released in the store as usual. The key stays marked as held
-   * here until that is decided, so nobody of this locker polls the store meanwhile.
+   * Release of a holding whose hand-over has not answered yet, while the next waiter can take
+   * it: waits for the answer, up to half the release bound, then hands over or releases in the
+   * store within the other half. The key stays marked as held here meanwhile, so nobody of this
+   * locker polls the store. (A release that does not wait would have the store apply the
+   * hand-over first, Redis, or refuse it after: the token is gone.)
    */
   async #passOn(handle: LeaseHandle, next: PendingHandOver): Promise<boolean> {
-    if (next.outcome === undefined) await settleWithin(next.settled, this.#defaults.releaseTimeoutMs);
-    if (this.#handOver(handle, next)) return true;
+    const started = performance.now();
+    await settleWithin(next.settled, this.#defaults.releaseTimeoutMs / 2);
+    if (this.#handOver(handle, next, started)) return true;
     this.#waiters.unhold(handle.key, handle);
-    return this.#release(handle);
+    return this.#release(handle, this.#lateReleaseDeadlines);
+  }
+
+  /**
+   * The head of the key's queue, if it can take `handle`'s holding through `next` (whatever the
+   * store answers): asleep, asking the extended TTL and owner; and nothing since made the
+   * extension unsafe (a renewal sent after it, or in flight).
+   */
+  #takerOf(handle: LeaseHandle, next: PendingHandOver): WaitTicket<LeaseHandle, Prepared> | undefined {
+    if (this.#closed || handle.inflight || next.stale || next.used >= next.count) return undefined;
+    const ticket = this.#waiters.head(handle.key);
+    const request = ticket?.request;
+    if (!ticket?.sleeping || !request || request.signal?.aborted) return undefined;
+    if (request.ttlMs !== next.ttlMs || request.owner !== handle.owner) return undefined;
+    return ticket;
   }
 
   /**
    * Hands `handle`'s holding to the head of the key's queue, with no I/O, if it is safe:
    * - the store extended the holding and, when fencing, drew a block of fences above the
    *   holder's, of which one is left;
-   * - no renewal of the holding was sent after that request (one with a shorter TTL could have
-   *   cut what it extended) nor is in flight;
+   * - no renewal of the holding was sent after that request (it could apply after it) nor is in
+   *   flight;
    * - the head is asleep and asks for what was extended: the same TTL and owner;
-   * - the extension is recent (less than the renew interval old), so the new holder gets at
-   *   least what a lease just renewed has.
+   * - the extension is recent: a lease waiter gets at least what a lease has when it is next due
+   *   for renewal, a timeout-lock waiter its whole TTL less at most the loss margin.
    * The new holder's validity counts from when that request left, as for any renewal.
    */
-  #handOver(handle: LeaseHandle, next: PendingHandOver): boolean {
+  #handOver(handle: LeaseHandle, next: PendingHandOver, releasedAt: number): boolean {
     const outcome = next.outcome;
-    if (outcome?.status !== 'renewed' || this.#closed) return false;
-    if (handle.inflight || handle.extendedAt > next.sentAt) return false;
-    if (next.used >= next.count) return false;
+    if (outcome?.status !== 'renewed') return false;
+    const ticket = this.#takerOf(handle, next);
+    const request = ticket?.request;
+    if (!ticket || !request) return false;
     // The block's fences in order: the lowest is above every fence handed out before it.
     const fence = outcome.fence === undefined ? undefined : outcome.fence - next.count + 1 + next.used;
     if (this.backend.capabilities.fencing && !(fence !== undefined && fence > (handle.fence ?? 0)))
       return false;
-    const ticket = this.#waiters.head(handle.key);
-    const request = ticket?.request;
-    if (!ticket?.sleeping || !request || request.signal?.aborted) return false;
-    if (request.ttlMs !== next.ttlMs || request.owner !== handle.owner) return false;
     const timing = this.#defaults.timing;
     const now = performance.now();
-    if (now - next.sentAt >= next.ttlMs * timing.renewFraction) return false;
+    const maxAge =
+      request.mode === 'lease' ? next.ttlMs * timing.renewFraction : lossMargin(timing, next.ttlMs);
+    if (now - next.sentAt >= maxAge) return false;
     const deadline = validityDeadline(timing, next.sentAt, next.ttlMs, outcome.validUntil);
     const lossAt = deadline - lossMargin(timing, next.ttlMs);
     if (now >= lossAt) return false;
@@ -700,7 +743,6 @@ class LockerImpl implements Locker, LeaseOwner {
       mode: request.mode,
       ttlMs: next.ttlMs,
       acquiredAt: now,
-      extendedAt: next.sentAt,
       deadline,
       lossAt,
       onLost: request.onLost,
@@ -715,14 +757,14 @@ class LockerImpl implements Locker, LeaseOwner {
       const renewAt = next.sentAt + next.ttlMs * timing.renewFraction;
       successor.renewAt = renewAt < lossAt ? renewAt : now + (lossAt - now) / 2;
     }
+    if (!ticket.grant(successor)) return false;
     this.#held.add(successor);
     this.#waiters.hold(handle.key, successor);
     this.#orchestrator.track(successor);
-    ticket.grant(successor);
     callHook(this.#options.hooks, 'released', {
       key: handle.key,
-      heldMs: now - handle.acquiredAt,
-      durationMs: 0,
+      heldMs: releasedAt - handle.acquiredAt,
+      durationMs: now - releasedAt,
       wasHeld: true,
       handedOver: true,
     });
@@ -761,30 +803,35 @@ class LockerImpl implements Locker, LeaseOwner {
         process.emitWarning(`leasekit: onLost threw: ${String(hookError)}`, { code: 'LEASEKIT_HOOK_ERROR' });
       }
     }
-    // If we lost it because renewals could not get through, free the key as soon as the store is back.
-    if (error.reason === 'renewal-failed' || error.reason === 'late-renewal') {
+    // If we lost it because renewals could not get through, free the key as soon as the store is
+    // back. So too for a timeout lock that ran out after a hand-over was asked for: that request
+    // extended the holding in the store past the holder's own deadline.
+    if (
+      error.reason === 'renewal-failed' ||
+      error.reason === 'late-renewal' ||
+      (error.reason === 'expired' && handle.next)
+    ) {
       void this.#releaseRef(handle.key, handle.token, handle.fence);
     }
   }
 
   /** Release with a bound: resolves within `releaseTimeout` whatever the store does. */
-  async #release(handle: LeaseHandle): Promise<boolean> {
+  async #release(handle: LeaseHandle, deadlines: Deadlines): Promise<boolean> {
     const started = performance.now();
     const span = this.#tracer?.startSpan('leasekit.release', {
       attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': handle.key },
     });
     try {
-      const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence);
-      // The last of a run of local hand-overs gives the key back to the store so that other
-      // processes get their turn: our next waiter then waits one more round trip after the
-      // release's answer, so that a waiter elsewhere, woken by the store's release hint at about
-      // the time that answer came, has its attempt in first. Not when the store said, as the
-      // run began, that nobody else waited (a later arrival gets its turn at the next run's end).
+      const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence, deadlines);
+      // The last of a run of local hand-overs (by count, or ended early) gives the key back to
+      // the store so that other processes get their turn: our next waiter then waits one more
+      // round trip after the release's answer, so that a waiter elsewhere, woken by the store's
+      // release hint at about the time that answer came, has its attempt in first. Not when the
+      // store said, as the run began, that nobody else waited (a later arrival gets its turn at
+      // the next run's end).
       const runOutcome = handle.run?.outcome;
       const yieldTurn =
-        handle.handOvers > 0 &&
-        handle.handOvers >= this.#defaults.localHandOvers &&
-        !(runOutcome?.status === 'renewed' && runOutcome.contended === false);
+        handle.handOvers > 0 && !(runOutcome?.status === 'renewed' && runOutcome.contended === false);
       // The store applies a later attempt after this release: the next waiter may go right now.
       if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);
       const wasHeld = await releasing.finally(() => {
@@ -815,12 +862,17 @@ class LockerImpl implements Locker, LeaseOwner {
     }
   }
 
-  #releaseWithin(key: string, token: string, fence: number | undefined): Promise<boolean> {
+  #releaseWithin(
+    key: string,
+    token: string,
+    fence: number | undefined,
+    deadlines: Deadlines = this.#releaseDeadlines,
+  ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const deadline = this.#releaseDeadlines.start(() => {
+      const deadline = deadlines.start(() => {
         reject(
           new BackendUnavailableError(
-            `no answer within releaseTimeout (${formatMs(this.#releaseDeadlines.ms)}); the lease will expire by its TTL`,
+            `no answer within releaseTimeout (${formatMs(this.#defaults.releaseTimeoutMs)}); the lease will expire by its TTL`,
             {
               backend: this.backend.name,
               operation: 'release',

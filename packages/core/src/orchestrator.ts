@@ -114,7 +114,7 @@ export class RenewalOrchestrator {
     const backend = this.#host.backend as LeaseBackend;
     handle.ttlMs = ttlMs;
     const sentAt = performance.now();
-    handle.extendedAt = sentAt;
+    if (handle.next) handle.next.stale = true;
     // A shorter TTL may take effect in the store even if its answer is lost: from now on the
     // local deadline can only be the earlier of the two.
     const shortened = validityDeadline(this.#host.timing, sentAt, ttlMs);
@@ -240,7 +240,7 @@ export class RenewalOrchestrator {
       attributes: { 'leasekit.backend': backend.name, 'leasekit.batch_size': handles.length },
     });
     const sentAt = performance.now();
-    for (const handle of handles) handle.extendedAt = sentAt;
+    for (const handle of handles) if (handle.next) handle.next.stale = true;
     const items = handles.map((handle) => ({
       lease: { key: handle.key, token: handle.token, fence: handle.fence },
       ttlMs: handle.ttlMs,

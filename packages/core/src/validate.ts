@@ -67,10 +67,10 @@ export function checkSignal(value: unknown, operation: string): AbortSignal | un
   throw new InvalidArgumentError(`signal must be an AbortSignal; got ${typeof value}`, { operation });
 }
 
-/** A whole number of times, 0 or more. */
-export function checkCount(value: unknown, what: string, operation: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`${what} must be a whole number, 0 or more; got ${String(value)}`, {
+/** A whole number of times, from 0 to `max`. */
+export function checkCount(value: unknown, what: string, operation: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(`${what} must be a whole number from 0 to ${max}; got ${String(value)}`, {
       operation,
     });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { BackendUnavailableError, isLeaseError } from '../src/index.js';
+import { BackendUnavailableError, isLeaseError, type LockerOptions } from '../src/index.js';
 import { useLockers } from './lockers.js';
 import { ScriptedBackend } from './scripted-backend.js';
 
@@ -8,7 +8,7 @@ import { ScriptedBackend } from './scripted-backend.js';
 const locker = useLockers({ ttl: '1s', wait: '10s' });
 
 /** A locker holding 'k' (fence 1) on a store with `handOver`, answering after `latencyMs`. */
-async function holding(latencyMs = 0, options: { localHandOvers?: number } = {}) {
+async function holding(latencyMs = 0, options: LockerOptions = {}) {
   vi.useFakeTimers();
   const backend = new ScriptedBackend({ handOver: true });
   const l = locker(backend, options);
@@ -83,7 +83,7 @@ describe('local hand-over', () => {
     },
   );
 
-  it('a release waits for a hand-over still in flight, then passes the holding on', async () => {
+  it('a release waits for a hand-over still in flight when the next waiter can take it, then passes the holding on', async () => {
     const { backend, l, first } = await holding(20);
     backend.handOverScript = { status: 'renewed', fence: 17 };
     const waiter = l.acquire('k');
@@ -99,6 +99,96 @@ describe('local hand-over', () => {
     const next = await waiter;
     expect(next.fence).toBe(2); // 17 - 16 + 1: the first fence of a block of 16
     expect([backend.count('acquire'), backend.count('release')]).toEqual([1, 0]);
+  });
+
+  it('does not wait for a hand-over when the waiter it was asked for left: releases in the store at once', async () => {
+    const { backend, l, first } = await holding(20);
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const leaving = new AbortController();
+    const gone = l.acquire('k', { signal: leaving.signal }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(5);
+    leaving.abort(new Error('gave up'));
+    await gone;
+    let released: boolean | undefined;
+    void first.release().then((value) => {
+      released = value;
+    });
+    expect(backend.count('release')).toBe(1); // sent at once, not after the hand-over's answer
+    await vi.advanceTimersByTimeAsync(20);
+    expect(released).toBe(true);
+  });
+
+  it('a release stays within releaseTimeout when the hand-over never answers: half to wait, half to release', async () => {
+    const { backend, l, first } = await holding(0, { releaseTimeout: '200ms' });
+    backend.handOverScript = 'hang';
+    const waiter = l.acquire('k').catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(5);
+    backend.releaseScript = 'hang';
+    const releasedAt = performance.now();
+    const released = first.release().catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(isLeaseError(await released, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect(performance.now() - releasedAt).toBeLessThanOrEqual(200);
+    expect(backend.count('release')).toBe(1); // tried in the store after waiting 100 ms
+    const closed = l.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await closed;
+    await waiter;
+  });
+
+  it('asks no hand-over for a waiter whose TTL differs from the holding’s (it could cut the holder’s)', async () => {
+    const { backend, l, first } = await holding();
+    const waiter = l.acquire('k', { ttl: '500ms' });
+    await vi.advanceTimersByTimeAsync(5);
+    expect(backend.count('handOver')).toBe(0);
+    backend.acquireScript = { status: 'acquired', fence: 2 };
+    await first.release();
+    await vi.advanceTimersByTimeAsync(5);
+    expect((await waiter).fence).toBe(2);
+  });
+
+  it('a timeout lock that runs out after a hand-over was asked frees the key in the store (the request extended it)', async () => {
+    const { backend, l, first } = await holding();
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const lost = new Promise((resolve) => first.signal.addEventListener('abort', resolve));
+    const waiter = l.acquire('k').catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(backend.count('handOver')).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000); // past the holder's own deadline: lost, 'expired'
+    await lost;
+    expect(backend.count('release')).toBe(1);
+    backend.acquireScript = { status: 'acquired', fence: 18 };
+    await vi.advanceTimersByTimeAsync(2_000); // the waiter's next poll
+    expect(await waiter).toMatchObject({ fence: 18 });
+  });
+
+  it('a holding granted as the locker closes is not returned: the waiter gets CLOSED', async () => {
+    const { backend, l, first } = await holding();
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const waiter = l.acquire('k').catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(5);
+    void first.release(); // granted to the waiter, which has not run yet
+    const closed = l.close();
+    await vi.advanceTimersByTimeAsync(5);
+    await closed;
+    expect(isLeaseError(await waiter, 'CLOSED')).toBe(true);
+    expect(backend.count('release')).toBe(1); // close() released what it had been handed
+  });
+
+  it('a lease waiter takes an extension younger than the renew interval; a timeout-lock waiter only one younger than the loss margin', async () => {
+    for (const mode of ['lease', 'timeout'] as const) {
+      const { backend, l, first } = await holding();
+      backend.handOverScript = { status: 'renewed', fence: 17 };
+      const waiter = l.acquire('k', { mode });
+      await vi.advanceTimersByTimeAsync(100); // 100 ms old: under 1/3 of the 1 s TTL, over its 50 ms margin
+      backend.acquireScript = { status: 'acquired', fence: 18 };
+      await first.release();
+      await vi.advanceTimersByTimeAsync(5);
+      const next = await waiter;
+      expect(next.fence).toBe(mode === 'lease' ? 2 : 18);
+      await next.release();
+      await l.close();
+    }
   });
 
   it.each([
@@ -157,9 +247,11 @@ describe('local hand-over', () => {
     expect(order).toEqual(['release', 'close']);
   });
 
-  it.each([-1, 1.5, '2' as unknown as number])('refuses localHandOvers %s before any I/O', (value) => {
+  it.each([-1, 1.5, 1025, '2' as unknown as number])('refuses localHandOvers %s before any I/O', (value) => {
     const backend = new ScriptedBackend({ handOver: true });
-    expect(() => locker(backend, { localHandOvers: value })).toThrow(/localHandOvers must be a whole number/);
+    expect(() => locker(backend, { localHandOvers: value })).toThrow(
+      /localHandOvers must be a whole number from 0 to 1024/,
+    );
     expect(backend.calls).toHaveLength(0);
   });
 });

@@ -25,6 +25,8 @@ export async function handOver(
   lease: LeaseRef,
   ttlMs: number,
   fences: number,
+  /** Whether this process's own subscriber listens on a channel (it then counts once per node). */
+  listening: (channel: string) => boolean,
 ): Promise<HandOverOutcome> {
   const names = redisKeyNames(lease.key, set.prefix);
   const replies = await gather(
@@ -45,16 +47,19 @@ export async function handOver(
   const granted: number[] = [];
   let notOurs = 0;
   let subscribers = 0;
+  const own = listening(names.channel) ? 1 : 0;
   replies.forEach((reply, index) => {
     if (reply?.status !== 'value') return;
-    subscribers += reply.value[1];
+    // Our own subscriber connection (still listening for an earlier wait) is not a waiter elsewhere.
+    subscribers += Math.max(0, reply.value[1] - own);
     if (counted(reply.value)) granted.push(index);
     else notOurs++;
   });
   if (granted.length >= set.quorum) {
-    // A waiter elsewhere listens on every node; a Cluster node counts only its own shard's
-    // subscribers, so it cannot tell.
-    const contended = set.nodes.some((node) => node.isCluster) ? undefined : subscribers > 0;
+    // A waiter elsewhere listens on every node. Unknown on a Cluster node (it counts only its own
+    // shard's subscribers) and when this backend does not listen (nor, likely, do the others).
+    const contended =
+      !set.notifications || set.nodes.some((node) => node.isCluster) ? undefined : subscribers > 0;
     if (!set.fencing) return { status: 'renewed', contended };
     const fenceOf = (index: number) => (replies[index] as { value: HandOverReply }).value[0];
     return {

@@ -78,6 +78,11 @@ export class ReleaseNotifier {
     });
   }
 
+  /** This notifier is subscribed to `channel` (waiting, or lingering after its last waiter). */
+  subscribed(channel: string): boolean {
+    return this.#channels.has(channel);
+  }
+
   close(): void {
     this.#closed = true;
     for (const state of this.#channels.values()) {

@@ -35,13 +35,14 @@ return 0
 // KEYS: lock, fence. ARGV: token, ttl ms, fences, channel. A renewal that also counts the next
 // holders of this holding (local hand-overs): {count, subscribers}, the new count (> 0), or 1
 // when `fences` is 0 (no fencing), and how many wait for the key's release here (its channel's
-// subscribers: waiters elsewhere); {0, 0}: not ours.
+// subscribers: waiters elsewhere); {0, 0}: not ours. (PUBSUB last: servers before 5.0 refuse a
+// write after a non-deterministic command in a script.)
 const HAND_OVER = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local waiting = redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2]
-if ARGV[3] ~= '0' then return {redis.call('INCRBY', KEYS[2], ARGV[3]), waiting} end
-return {1, waiting}
+local count = 1
+if ARGV[3] ~= '0' then count = redis.call('INCRBY', KEYS[2], ARGV[3]) end
+return {count, redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2]}
 `;
 
 // KEYS: lock. ARGV: token, channel ('' for none). 1: deleted (and the token published to waiters); 0: not ours.
