@@ -149,8 +149,6 @@ class LockerImpl implements Locker, LeaseOwner {
   readonly #waiters: WaitQueues<LeaseHandle, Prepared>;
   /** The `releaseTimeout` of every release, behind one timer. */
   readonly #releaseDeadlines: Deadlines;
-  /** What is left of it for a release that first waited half of it for a hand-over's answer. */
-  readonly #lateReleaseDeadlines: Deadlines;
   #tracer: TracerLike | undefined;
   #tracerReady: Promise<unknown> | undefined;
   #closed = false;
@@ -210,7 +208,6 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     if (mode === 'lease' && !canRenew(backend)) throw this.#cannotRenew(op);
     this.#releaseDeadlines = new Deadlines(this.#defaults.releaseTimeoutMs);
-    this.#lateReleaseDeadlines = new Deadlines(this.#defaults.releaseTimeoutMs / 2);
     this.#orchestrator = new RenewalOrchestrator({
       backend,
       timing: this.#defaults.timing,
@@ -336,16 +333,23 @@ class LockerImpl implements Locker, LeaseOwner {
     handle.state = 'released';
     this.#orchestrator.untrack(handle);
     this.#held.delete(handle);
-    if (next && next.outcome === undefined && this.#takerOf(handle, next)) {
-      // The hand-over is on its way and the next waiter can take it: wait for the answer.
-      handle.releasing = this.#passOn(handle, next);
+    const taker = next && next.outcome === undefined ? this.#takerOf(handle, next) : undefined;
+    const usableFor = taker ? this.#usableUntil(next!, taker.request!) - performance.now() : 0;
+    if (usableFor > 0) {
+      // The hand-over is on its way and the next waiter can take it: wait for the answer (as
+      // long as it could still be used, and at most half the release bound).
+      handle.releasing = this.#passOn(
+        handle,
+        next!,
+        Math.min(usableFor, this.#defaults.releaseTimeoutMs / 2),
+      );
       // It may still release in the store: close() lets it finish before closing the backend.
       this.#inFlight(handle.releasing);
     } else if (next && this.#handOver(handle, next, performance.now())) {
       handle.releasing = Promise.resolve(true);
     } else {
       this.#waiters.unhold(handle.key, handle);
-      handle.releasing = this.#release(handle, this.#releaseDeadlines);
+      handle.releasing = this.#release(handle);
     }
     return handle.releasing;
   }
@@ -680,17 +684,26 @@ class LockerImpl implements Locker, LeaseOwner {
 
   /**
    * Release of a holding whose hand-over has not answered yet, while the next waiter can take
-   * it: waits for the answer, up to half the release bound, then hands over or releases in the
-   * store within the other half. The key stays marked as held here meanwhile, so nobody of this
+   * it: waits for the answer (`waitMs`: while it could still be used, at most half the release
+   * bound), then hands over or releases in the store within what is left of the bound. The key stays marked as held here meanwhile, so nobody of this
    * locker polls the store. (A release that does not wait would have the store apply the
    * hand-over first, Redis, or refuse it after: the token is gone.)
    */
-  async #passOn(handle: LeaseHandle, next: PendingHandOver): Promise<boolean> {
+  async #passOn(handle: LeaseHandle, next: PendingHandOver, waitMs: number): Promise<boolean> {
     const started = performance.now();
-    await settleWithin(next.settled, this.#defaults.releaseTimeoutMs / 2);
+    await settleWithin(next.settled, waitMs);
     if (this.#handOver(handle, next, started)) return true;
     this.#waiters.unhold(handle.key, handle);
-    return this.#release(handle, this.#lateReleaseDeadlines);
+    // What is left of the release bound.
+    return this.#release(handle, this.#defaults.releaseTimeoutMs - (performance.now() - started));
+  }
+
+  /** Until when (monotonic ms) `next`'s extension may be handed to a waiter asking `request`. */
+  #usableUntil(next: PendingHandOver, request: Prepared): number {
+    const timing = this.#defaults.timing;
+    const maxAge =
+      request.mode === 'lease' ? next.ttlMs * timing.renewFraction : lossMargin(timing, next.ttlMs);
+    return next.sentAt + maxAge;
   }
 
   /**
@@ -730,9 +743,7 @@ class LockerImpl implements Locker, LeaseOwner {
       return false;
     const timing = this.#defaults.timing;
     const now = performance.now();
-    const maxAge =
-      request.mode === 'lease' ? next.ttlMs * timing.renewFraction : lossMargin(timing, next.ttlMs);
-    if (now - next.sentAt >= maxAge) return false;
+    if (now >= this.#usableUntil(next, request)) return false;
     const deadline = validityDeadline(timing, next.sentAt, next.ttlMs, outcome.validUntil);
     const lossAt = deadline - lossMargin(timing, next.ttlMs);
     if (now >= lossAt) return false;
@@ -749,15 +760,15 @@ class LockerImpl implements Locker, LeaseOwner {
       owner: request.owner,
       handOvers: handle.handOvers + 1,
     });
-    next.used++;
-    successor.run = next;
-    // The rest of the block serves the next hand-overs, from this holder on.
-    if (next.used < next.count) successor.next = next;
     if (request.mode === 'lease') {
       const renewAt = next.sentAt + next.ttlMs * timing.renewFraction;
       successor.renewAt = renewAt < lossAt ? renewAt : now + (lossAt - now) / 2;
     }
     if (!ticket.grant(successor)) return false;
+    next.used++;
+    successor.run = next;
+    // The rest of the block serves the next hand-overs, from this holder on.
+    if (next.used < next.count) successor.next = next;
     this.#held.add(successor);
     this.#waiters.hold(handle.key, successor);
     this.#orchestrator.track(successor);
@@ -816,13 +827,14 @@ class LockerImpl implements Locker, LeaseOwner {
   }
 
   /** Release with a bound: resolves within `releaseTimeout` whatever the store does. */
-  async #release(handle: LeaseHandle, deadlines: Deadlines): Promise<boolean> {
+  /** `bound`: the release bound's timers, or what is left of it after a pass-on's wait (ms). */
+  async #release(handle: LeaseHandle, bound: Deadlines | number = this.#releaseDeadlines): Promise<boolean> {
     const started = performance.now();
     const span = this.#tracer?.startSpan('leasekit.release', {
       attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': handle.key },
     });
     try {
-      const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence, deadlines);
+      const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence, bound);
       // The last of a run of local hand-overs (by count, or ended early) gives the key back to
       // the store so that other processes get their turn: our next waiter then waits one more
       // round trip after the release's answer, so that a waiter elsewhere, woken by the store's
@@ -866,13 +878,13 @@ class LockerImpl implements Locker, LeaseOwner {
     key: string,
     token: string,
     fence: number | undefined,
-    deadlines: Deadlines = this.#releaseDeadlines,
+    bound: Deadlines | number = this.#releaseDeadlines,
   ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const deadline = deadlines.start(() => {
+      const onTimeout = () => {
         reject(
           new BackendUnavailableError(
-            `no answer within releaseTimeout (${formatMs(this.#defaults.releaseTimeoutMs)}); the lease will expire by its TTL`,
+            `no answer within releaseTimeout (${formatMs(this.#defaults.releaseTimeoutMs)}${typeof bound === 'number' ? `, part of it spent waiting for a hand-over` : ''}); the lease will expire by its TTL`,
             {
               backend: this.backend.name,
               operation: 'release',
@@ -880,14 +892,22 @@ class LockerImpl implements Locker, LeaseOwner {
             },
           ),
         );
-      });
+      };
+      // A pass-on's rare leftover bound gets a timer of its own; every other release shares one.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = typeof bound === 'number' ? undefined : bound.start(onTimeout);
+      if (typeof bound === 'number') timer = setTimeout(onTimeout, Math.max(0, bound)).unref();
+      const cancel = () => {
+        deadline?.cancel();
+        clearTimeout(timer);
+      };
       callBackend(() => this.backend.release({ key, token, fence })).then(
         (released) => {
-          deadline.cancel();
+          cancel();
           resolve(released);
         },
         (error: unknown) => {
-          deadline.cancel();
+          cancel();
           reject(toLeaseError(error, { backend: this.backend.name, operation: 'release', key }));
         },
       );

@@ -56,9 +56,16 @@ export class WaitQueues<H = unknown, R = unknown> {
     return this.#queues.get(key)?.holder;
   }
 
-  /** Records that this locker now holds `key` through `holder`. */
+  /**
+   * Records that this locker now holds `key` through `holder`. A release-hint subscription left
+   * from the wait ends: our own release or loss wakes the next waiter, and the subscription
+   * would only count, in the store, as a waiter elsewhere.
+   */
   hold(key: string, holder: H): void {
-    this.#queue(key).holder = holder;
+    const queue = this.#queue(key);
+    queue.holder = holder;
+    queue.hint?.abort();
+    queue.hint = undefined;
   }
 
   /** `holder` no longer holds `key` (no-op if a later holding replaced it). */

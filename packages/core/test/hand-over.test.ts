@@ -118,6 +118,19 @@ describe('local hand-over', () => {
     expect(released).toBe(true);
   });
 
+  it('does not wait for a hand-over that, answered, would already be too old for the waiter', async () => {
+    const { backend, l, first } = await holding(200);
+    backend.handOverScript = { status: 'renewed', fence: 17 };
+    const waiter = l.acquire('k').catch((error: unknown) => error); // timeout lock: 50 ms margin of 1 s
+    await vi.advanceTimersByTimeAsync(60);
+    void first.release();
+    expect(backend.count('release')).toBe(1); // sent at once
+    const closed = l.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await closed;
+    await waiter;
+  });
+
   it('a release stays within releaseTimeout when the hand-over never answers: half to wait, half to release', async () => {
     const { backend, l, first } = await holding(0, { releaseTimeout: '200ms' });
     backend.handOverScript = 'hang';

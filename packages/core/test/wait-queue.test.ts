@@ -65,4 +65,27 @@ describe('WaitQueues', () => {
     await expect(second).resolves.toBe(false);
     ticket.leave(false);
   });
+
+  it('ends a hint subscription left from the wait once this locker holds the key', async () => {
+    const backend = new ScriptedBackend();
+    const aborted: string[] = [];
+    const hinted = Object.assign(backend, {
+      released: (key: string, signal: AbortSignal) =>
+        new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => {
+            aborted.push(key);
+            resolve();
+          }),
+        ),
+    });
+    const queues = new WaitQueues<string>(hinted);
+    const ticket = queues.join('k');
+    const other = queues.join('k');
+    const woken = ticket.wait(5, undefined); // held elsewhere: subscribes
+    await expect(woken).resolves.toBe(false); // its backoff timer fired: it tries and wins
+    ticket.leave(true);
+    queues.hold('k', 'lease');
+    expect(aborted).toEqual(['k']);
+    other.leave(false);
+  });
 });

@@ -88,7 +88,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
     orderedRelease: true,
   };
   const notifier = config.notifications ? new ReleaseNotifier(nodes) : undefined;
-  const listening = (channel: string) => notifier?.subscribed(channel) ?? false;
+  const lingering = (channel: string) => notifier?.lingering(channel) ?? false;
   let closed: Promise<void> | undefined;
 
   const guard = async <T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> => {
@@ -114,7 +114,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
       guard('renew', lease.key, () => renew(set, lease, ttlMs)),
 
     handOver: (lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome> =>
-      guard('renew', lease.key, () => handOver(set, lease, ttlMs, fences, listening)),
+      guard('renew', lease.key, () => handOver(set, lease, ttlMs, fences, lingering)),
 
     renewMany: (items: readonly RenewItem[]): Promise<RenewManyOutcome[]> =>
       guard('renew', undefined, () => renewMany(set, items)),

@@ -25,8 +25,12 @@ export async function handOver(
   lease: LeaseRef,
   ttlMs: number,
   fences: number,
-  /** Whether this process's own subscriber listens on a channel (it then counts once per node). */
-  listening: (channel: string) => boolean,
+  /**
+   * Whether this backend's subscriber is on a channel only lingering, nobody waiting (it then
+   * counts once per node, and is not a waiter). Its subscriptions with waiters (another locker
+   * sharing the backend) do count.
+   */
+  lingering: (channel: string) => boolean,
 ): Promise<HandOverOutcome> {
   const names = redisKeyNames(lease.key, set.prefix);
   const replies = await gather(
@@ -47,10 +51,10 @@ export async function handOver(
   const granted: number[] = [];
   let notOurs = 0;
   let subscribers = 0;
-  const own = listening(names.channel) ? 1 : 0;
+  const own = lingering(names.channel) ? 1 : 0;
   replies.forEach((reply, index) => {
     if (reply?.status !== 'value') return;
-    // Our own subscriber connection (still listening for an earlier wait) is not a waiter elsewhere.
+    // Our own subscriber connection, lingering after an earlier wait, is not a waiter.
     subscribers += Math.max(0, reply.value[1] - own);
     if (counted(reply.value)) granted.push(index);
     else notOurs++;

@@ -78,9 +78,12 @@ export class ReleaseNotifier {
     });
   }
 
-  /** This notifier is subscribed to `channel` (waiting, or lingering after its last waiter). */
-  subscribed(channel: string): boolean {
-    return this.#channels.has(channel);
+  /**
+   * This notifier is subscribed to `channel` with nobody waiting (lingering after its last
+   * waiter): its subscription counts on the server, but not as a waiter.
+   */
+  lingering(channel: string): boolean {
+    return this.#channels.get(channel)?.waiters.size === 0;
   }
 
   close(): void {
