@@ -438,17 +438,19 @@ class LockerImpl implements Locker, LeaseOwner {
     let acquired = false;
     try {
       for (;;) {
+        // A holding handed over by a release of this locker while we slept (`grant`): ours,
+        // whatever else happened since.
+        if (ticket.granted) {
+          acquired = true;
+          return this.#taken(ticket.granted);
+        }
         // Behind other waiters of this locker: wait for the turn (the head polls the store, not us).
-        while (!ticket.isHead) {
+        if (!ticket.isHead) {
           const remaining = giveUpAt - performance.now();
           if (remaining <= 0)
             throw this.#timeout(request, waitMs, request.attempts, performance.now() - start);
           await ticket.wait(remaining, request.signal);
-          // A holding handed over by a release of this locker (`grant`): ours, whatever else happened.
-          if (ticket.granted) {
-            acquired = true;
-            return this.#taken(ticket.granted);
-          }
+          continue;
         }
         if (this.#closed) {
           throw new ClosedError('the locker was closed while waiting', {
@@ -468,10 +470,6 @@ class LockerImpl implements Locker, LeaseOwner {
           // (A holder being passed on is decided when its hand-over answers: that wakes us.)
           const until = local.state === 'held' ? Math.max(1, local.lossAt - now) : remaining;
           await ticket.wait(Math.min(remaining, until), request.signal);
-          if (ticket.granted) {
-            acquired = true;
-            return this.#taken(ticket.granted);
-          }
           continue;
         }
         const result = await this.#attempt(request, ++request.attempts, start);
@@ -488,10 +486,6 @@ class LockerImpl implements Locker, LeaseOwner {
         const retryAfterMs = result.kind === 'held' ? result.retryAfterMs : undefined;
         const delay = this.#pollDelay(request.key, request.attempts - 1, retryAfterMs, remaining);
         await ticket.wait(delay, request.signal);
-        if (ticket.granted) {
-          acquired = true;
-          return this.#taken(ticket.granted);
-        }
       }
     } finally {
       ticket.leave(acquired);
@@ -685,9 +679,10 @@ class LockerImpl implements Locker, LeaseOwner {
   /**
    * Release of a holding whose hand-over has not answered yet, while the next waiter can take
    * it: waits for the answer (`waitMs`: while it could still be used, at most half the release
-   * bound), then hands over or releases in the store within what is left of the bound. The key stays marked as held here meanwhile, so nobody of this
-   * locker polls the store. (A release that does not wait would have the store apply the
-   * hand-over first, Redis, or refuse it after: the token is gone.)
+   * bound), then hands over or releases in the store within what is left of the bound. The key
+   * stays marked as held here meanwhile, so nobody of this locker polls the store. (A release
+   * that does not wait would have the store apply the hand-over first, Redis, or refuse it
+   * after: the token is gone.)
    */
   async #passOn(handle: LeaseHandle, next: PendingHandOver, waitMs: number): Promise<boolean> {
     const started = performance.now();
