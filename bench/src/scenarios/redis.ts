@@ -560,7 +560,7 @@ export const redisScenarios: readonly Scenario<RedisEnv>[] = [
     id: 'redis/hot-key',
     title: 'hot keys: 50 workers on 5 keys, 1 ms hold (Redis, 3 nodes)',
     description:
-      'Fifty workers take a key drawn from five, hold it 1 ms, release it: hand-overs per second, and how long a worker waits for the lock (p50/p99 are the wait). Peers poll every 10 ms; leasekit’s waiters queue in its locker and take the key from one another at each release with no round trip (local hand-overs, default 16 in a row, then through Redis).',
+      'Fifty workers take a key drawn from five, hold it 1 ms, release it: hand-overs per second, and how long a worker waits for the lock (p50/p99 are the wait). Peers poll every 10 ms; leasekit’s waiters queue in its locker and take the key from one another at each release with no round trip (local hand-overs: one Redis request per 16 holders while nobody else waits for the key).',
     load: { mode: 'throughput', workers: 50, durationMs: 2000 },
     keys: uniformKeys('bench:hot', 5),
     holdMs: 1,

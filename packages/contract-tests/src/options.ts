@@ -27,6 +27,12 @@ export interface ContractCapabilities {
   readonly releasedHint?: boolean;
   /** The backend implements `handOver` (local hand-overs without a round trip). Default false. */
   readonly handOver?: boolean;
+  /**
+   * Its `handOver` says whether somebody else waits for the key (`contended`: a boolean, not
+   * `undefined`), so a run of local hand-overs goes on past `localHandOvers` while nobody does.
+   * Default false.
+   */
+  readonly contention?: boolean;
   /** TTL granularity, e.g. 1000 for Azure (keyv's `ttlGranularity: 'seconds'`). Default 1. */
   readonly ttlGranularityMs?: number;
 }

@@ -536,11 +536,26 @@ export function runLeaseContractTests(options: ContractOptions): void {
         await third!.release();
       });
 
-      it('after localHandOvers successive hand-overs the key goes back to the store', async () => {
-        const { calls, events, locker } = await counted({ localHandOvers: 2 });
-        const k = key('hand-over-bound');
-        const first = await locker.acquire(k);
-        const waiters = Array.from({ length: 4 }, () => locker.acquire(k));
+      /**
+       * Four waiters of one locker (`localHandOvers: 2`) after its first holder; with `elsewhere`,
+       * a waiter in another locker too, listening for the release before they queue. Returns
+       * the fences in order of holding, and that other waiter's fence.
+       */
+      const run = async (k: string, elsewhere: boolean) => {
+        const counts = await counted({ localHandOvers: 2 });
+        const first = await counts.locker.acquire(k);
+        let other: Promise<number | undefined> | undefined;
+        if (elsewhere) {
+          const otherLocker = await newLocker({ wait: timeout / 2 });
+          // Holds the key briefly when its turn comes, so that ours can go on.
+          other = otherLocker.acquire(k).then(async (lease) => {
+            await sleep(5);
+            await lease.release();
+            return lease.fence;
+          });
+          await sleep(50); // it tried, and sleeps listening for the release
+        }
+        const waiters = Array.from({ length: 4 }, () => counts.locker.acquire(k));
         const fences = [first.fence];
         await sleep(20);
         let holder = first;
@@ -551,9 +566,18 @@ export function runLeaseContractTests(options: ContractOptions): void {
           await sleep(20); // the next in line queues and its hand-over is asked for
         }
         await holder.release();
+        const otherFence = await other;
         if (caps.fencing) {
           for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+          // Its turn came once the first run of hand-overs ended.
+          if (elsewhere) expect(otherFence!).toBeGreaterThan(fences[2]!);
         }
+        if (caps.inspect) expect((await counts.locker.inspect(k))?.held ?? false).toBe(false);
+        return counts;
+      };
+
+      it(`after localHandOvers successive hand-overs the key goes back to the store${caps.contention ? ' when somebody else waits for it' : ''}`, async () => {
+        const { calls, events } = await run(key('hand-over-bound'), caps.contention ?? false);
         if (caps.handOver) {
           // The third holder in a row gave the key back to the store; the next took it from there.
           expect(taken(events)).toEqual([
@@ -564,12 +588,22 @@ export function runLeaseContractTests(options: ContractOptions): void {
             'handed over',
           ]);
           expect(given(events)).toEqual(['passed on', 'passed on', 'released', 'passed on', 'released']);
-          expect([calls.tryAcquire, calls.release]).toEqual([2, 2]);
+          if (!caps.contention) expect([calls.tryAcquire, calls.release]).toEqual([2, 2]);
         } else {
           expect(events.filter((event) => event === 'acquired')).toHaveLength(5);
         }
-        if (caps.inspect) expect((await locker.inspect(k))?.held ?? false).toBe(false);
       });
+
+      it.skipIf(!caps.contention)(
+        'while nobody else waits for the key, a run of hand-overs goes on past localHandOvers',
+        async () => {
+          const { calls, events } = await run(key('hand-over-on'), false);
+          expect(taken(events)).toEqual(['acquired', ...Array<string>(4).fill('handed over')]);
+          expect(given(events)).toEqual([...Array<string>(4).fill('passed on'), 'released']);
+          // One request per block of two: the first holder's, then the block's last holder's.
+          expect([calls.tryAcquire, calls.release, calls.handOver]).toEqual([1, 1, 2]);
+        },
+      );
 
       it.skipIf(!caps.renew)(
         'a renewal sent after the hand-over was asked for, or a new head asking another TTL, go through the store',

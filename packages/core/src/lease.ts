@@ -56,6 +56,11 @@ export interface PendingHandOver {
   readonly ttlMs: number;
   /** Fences asked for: one per hand-over it can serve. */
   readonly count: number;
+  /**
+   * Asked by the last holder of an earlier block of the run (the store had said nobody else
+   * waited): used only if the store says so again.
+   */
+  readonly continues: boolean;
   /** Hand-overs served so far. */
   used: number;
   /**

@@ -60,9 +60,11 @@ export interface LockerOptions {
    * Local hand-overs: when a caller of this locker waits for a key another caller of it holds,
    * and the backend has `handOver`, the holding is extended and the next fence drawn while the
    * holder works; its release then passes the holding to the waiter with no round trip (a new
-   * fence, the waiter's TTL counted from that request). At most this many successive holders
-   * take a key that way; then it is released in the store, so other processes get their turn.
-   * Default `16`; `0` turns it off; at most 1024.
+   * fence, the waiter's TTL counted from that request). One request serves a run of at most
+   * this many successive holders; then the key is released in the store, so other processes get
+   * their turn, unless the store said that nobody else waits for it (Redis with release
+   * notifications, memory): then the run goes on with another request, and ends at the first
+   * one whose answer says somebody else waits. Default `16`; `0` turns it off; at most 1024.
    */
   readonly localHandOvers?: number;
 }
@@ -120,6 +122,11 @@ interface Resolved {
   releaseTimeoutMs: number;
   localHandOvers: number;
   timing: Timing;
+}
+
+/** The store answered a hand-over request saying that nobody else waits for the key. */
+function uncontended(block: PendingHandOver): boolean {
+  return block.outcome?.status === 'renewed' && block.outcome.contended === false;
 }
 
 /** Largest `localHandOvers`: a run draws that many fences from the store's counter at once. */
@@ -636,15 +643,20 @@ class LockerImpl implements Locker, LeaseOwner {
    * Asks the store, while `holder` still works, to extend its holding for `request` (the next
    * local waiter) and draw a block of fences, one for each next holder the `localHandOvers`
    * budget allows, so that each release can hand the holding over at once. One request serves
-   * the whole run of hand-overs; not sent while a renewal of the holding is in flight (see
-   * `#handOver` for when its answer is used).
+   * a block of hand-overs; the block's last holder asks for the next one if the store said that
+   * nobody else waited. Not sent while a renewal of the holding is in flight (see `#handOver`
+   * for when its answer is used).
    */
   #prepareHandOver(holder: LeaseHandle, request: Prepared): void {
     const backend = this.backend;
     if (!canRenew(backend) || !backend.handOver) return;
     if (holder.next || holder.state !== 'held' || holder.inflight || this.#closed) return;
-    const count = this.#defaults.localHandOvers - holder.handOvers;
-    if (count <= 0) return;
+    const count = this.#defaults.localHandOvers;
+    // A run starts with a holding taken from the store, and goes on past its first block only
+    // while the store says nobody else waits (the block's last holder asks again).
+    const run = holder.run;
+    const continues = run !== undefined;
+    if (count === 0 || (run && !(run.used >= run.count && uncontended(run)))) return;
     // Only for the TTL the holding already has: one shorter would cut what the holder counts on
     // (in the store, whatever the answer), and a renewal of the holder applied late only extends.
     if (request.ttlMs !== holder.ttlMs || request.ttlMs === Infinity || request.owner !== holder.owner)
@@ -654,6 +666,7 @@ class LockerImpl implements Locker, LeaseOwner {
       sentAt,
       ttlMs: request.ttlMs,
       count,
+      continues,
       used: 0,
       stale: false,
       outcome: undefined,
@@ -729,6 +742,9 @@ class LockerImpl implements Locker, LeaseOwner {
   #handOver(handle: LeaseHandle, next: PendingHandOver, releasedAt: number): boolean {
     const outcome = next.outcome;
     if (outcome?.status !== 'renewed') return false;
+    // A run's next block, asked because nobody else waited: somebody does now, so the run ends
+    // here and the key goes back to the store, as after a first block.
+    if (next.continues && outcome.contended !== false) return false;
     const ticket = this.#takerOf(handle, next);
     const request = ticket?.request;
     if (!ticket || !request) return false;
@@ -834,11 +850,10 @@ class LockerImpl implements Locker, LeaseOwner {
       // the store so that other processes get their turn: our next waiter then waits one more
       // round trip after the release's answer, so that a waiter elsewhere, woken by the store's
       // release hint at about the time that answer came, has its attempt in first. Not when the
-      // store said, as the run began, that nobody else waited (a later arrival gets its turn at
-      // the next run's end).
-      const runOutcome = handle.run?.outcome;
-      const yieldTurn =
-        handle.handOvers > 0 && !(runOutcome?.status === 'renewed' && runOutcome.contended === false);
+      // store's last word (the answer to the holding's latest hand-over request) was that nobody
+      // else waited.
+      const latest = handle.next?.outcome?.status === 'renewed' ? handle.next : handle.run;
+      const yieldTurn = handle.handOvers > 0 && !(latest && uncontended(latest));
       // The store applies a later attempt after this release: the next waiter may go right now.
       if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);
       const wasHeld = await releasing.finally(() => {

@@ -46,6 +46,62 @@ describe('local hand-over', () => {
     expect([backend.count('acquire'), backend.count('release')]).toEqual([2, 1]);
   });
 
+  it('goes on past the block while the store says nobody else waits: the last holder asks for the next block', async () => {
+    const { backend, l, first } = await holding(0, { localHandOvers: 2 });
+    // Each request draws 2 fences above the last: blocks 2-3, 4-5, 6-7.
+    backend.handOverScript = (call) => ({ status: 'renewed', fence: 1 + 2 * call, contended: false });
+    const waiters = Array.from({ length: 6 }, () => l.acquire('k'));
+    await vi.advanceTimersByTimeAsync(5);
+    let holder = first;
+    const fences: (number | undefined)[] = [];
+    for (const waiter of waiters) {
+      expect(await holder.release()).toBe(true);
+      holder = await waiter;
+      fences.push(holder.fence);
+      await vi.advanceTimersByTimeAsync(5); // the next block's request, asked by the block's last holder, answered
+    }
+    expect(fences).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(holder.token).toBe(first.token);
+    expect([backend.count('acquire'), backend.count('release'), backend.count('handOver')]).toEqual([
+      1, 0, 3,
+    ]);
+    expect(await holder.release()).toBe(true); // nobody waits: back to the store
+    expect(backend.count('release')).toBe(1);
+  });
+
+  it.each<[boolean | undefined, string]>([
+    [true, 'somebody else waits now'],
+    [undefined, 'the store cannot tell'],
+  ])(
+    'ends the run at the block when the next block’s answer says %s (%s): the key goes back to the store, and the next local waiter yields a round trip',
+    async (contended) => {
+      const { backend, l, first } = await holding(10, { localHandOvers: 1 });
+      backend.handOverScript = (call) =>
+        call === 1
+          ? { status: 'renewed', fence: 2, contended: false }
+          : { status: 'renewed', fence: 3, contended };
+      const second = l.acquire('k');
+      const third = l.acquire('k');
+      await vi.advanceTimersByTimeAsync(20); // the first block answered: nobody else waits
+      await first.release();
+      const holder = await second;
+      expect(holder.fence).toBe(2);
+      await vi.advanceTimersByTimeAsync(20); // the next block answered: fence 3, but contended
+      expect(backend.count('handOver')).toBe(2);
+      backend.acquireScript = { status: 'acquired', fence: 4 };
+      const releasedAt = performance.now();
+      void holder.release();
+      expect(backend.count('release')).toBe(1); // not handed over: released in the store
+      await vi.advanceTimersByTimeAsync(19);
+      expect(backend.count('acquire')).toBe(1); // the release answered at 10 ms; the pause lasts as long again
+      await vi.advanceTimersByTimeAsync(1);
+      const tried = backend.calls.filter((call) => call.op === 'acquire').at(-1)!;
+      expect(tried.at - releasedAt).toBeGreaterThanOrEqual(20);
+      await vi.advanceTimersByTimeAsync(10);
+      expect((await third).fence).toBe(4);
+    },
+  );
+
   it.each<[boolean | undefined, number, string]>([
     [
       undefined,
@@ -62,13 +118,16 @@ describe('local hand-over', () => {
     'after the last hand-over of a run (contended: %s), the next local waiter tries %i ms after the release: %s',
     async (contended, delayMs) => {
       const { backend, l, first } = await holding(10, { localHandOvers: 1 });
-      backend.handOverScript = { status: 'renewed', fence: 2, contended };
+      // (Uncontended, the run would go on: the next block's request fails, which ends it too.)
+      backend.handOverScript = (call) =>
+        call === 1 ? { status: 'renewed', fence: 2, contended } : new Error('store down');
       const second = l.acquire('k');
       const third = l.acquire('k');
       await vi.advanceTimersByTimeAsync(20); // the hand-over answered
       await first.release();
       const holder = await second;
-      await vi.advanceTimersByTimeAsync(5);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(backend.count('handOver')).toBe(contended === false ? 2 : 1);
       backend.acquireScript = { status: 'acquired', fence: 3 };
       const releasedAt = performance.now();
       void holder.release(); // the run's last: back to the store (answered 10 ms later)

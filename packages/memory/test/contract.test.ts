@@ -13,6 +13,7 @@ runLeaseContractTests({
     inspect: true,
     releasedHint: true,
     handOver: true,
+    contention: true,
     minTtlMs: 1,
     maxTtlMs: 2 ** 31 - 1,
   },

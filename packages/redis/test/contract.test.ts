@@ -16,6 +16,7 @@ const capabilities = {
   inspect: true,
   releasedHint: true,
   handOver: true,
+  contention: true,
 } as const;
 
 for (const count of [1, 3]) {
