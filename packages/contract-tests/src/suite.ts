@@ -538,8 +538,8 @@ export function runLeaseContractTests(options: ContractOptions): void {
 
       /**
        * Four waiters of one locker (`localHandOvers: 2`) after its first holder; with `elsewhere`,
-       * a waiter in another locker too, listening for the release before they queue. Returns
-       * the fences in order of holding, and that other waiter's fence.
+       * a waiter in another locker too, listening for the release before they queue. Checks the
+       * fences (and that the other waiter's turn came after the first run); returns the counts.
        */
       const run = async (k: string, elsewhere: boolean) => {
         const counts = await counted({ localHandOvers: 2 });
