@@ -91,8 +91,10 @@ export type HandOverOutcome =
       readonly validUntil?: number | undefined;
       /**
        * Someone else waits for the key, as far as the store can tell (Redis: a subscriber to its
-       * release channel). `false` lets the run's last holder give the key back to the store
-       * without the courtesy pause for waiters elsewhere; `undefined`: the store cannot tell.
+       * release channel). `false` lets a run of local hand-overs go on with another block (for
+       * at most `retry.max`), and its last holder give the key back to the store without the
+       * courtesy pause for waiters elsewhere: answer `false` only if the store sees every kind
+       * of waiter it serves; `undefined`: the store cannot tell.
        */
       readonly contended?: boolean | undefined;
     }

@@ -47,12 +47,14 @@ export interface Lease extends AsyncDisposable {
 export type LeaseState = 'held' | 'lost' | 'released';
 
 /**
- * Hand-overs of a holding to this locker's next waiters, asked of the store once while the first
+ * A block of hand-overs of a holding to this locker's next waiters, asked of the store while a
  * holder works: an extension of the holding and a block of fences, one per next holder.
  */
 export interface PendingHandOver {
   /** When the request left (monotonic ms): the next holders' validity counts from here. */
   readonly sentAt: number;
+  /** When the run's first block was asked for: a run goes on for a bounded time. */
+  readonly runStartedAt: number;
   readonly ttlMs: number;
   /** Fences asked for: one per hand-over it can serve. */
   readonly count: number;

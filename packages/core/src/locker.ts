@@ -60,11 +60,12 @@ export interface LockerOptions {
    * Local hand-overs: when a caller of this locker waits for a key another caller of it holds,
    * and the backend has `handOver`, the holding is extended and the next fence drawn while the
    * holder works; its release then passes the holding to the waiter with no round trip (a new
-   * fence, the waiter's TTL counted from that request). One request serves a run of at most
+   * fence, the waiter's TTL counted from that request). One request serves a block of at most
    * this many successive holders; then the key is released in the store, so other processes get
    * their turn, unless the store said that nobody else waits for it (Redis with release
    * notifications, memory): then the run goes on with another request, and ends at the first
-   * one whose answer says somebody else waits. Default `16`; `0` turns it off; at most 1024.
+   * one whose answer says somebody else waits, or once it has lasted `retry.max` (for waiters
+   * the store cannot see). Default `16`; `0` turns it off; at most 1024.
    */
   readonly localHandOvers?: number;
 }
@@ -129,7 +130,7 @@ function uncontended(block: PendingHandOver): boolean {
   return block.outcome?.status === 'renewed' && block.outcome.contended === false;
 }
 
-/** Largest `localHandOvers`: a run draws that many fences from the store's counter at once. */
+/** Largest `localHandOvers`: a block draws that many fences from the store's counter at once. */
 const MAX_LOCAL_HAND_OVERS = 1024;
 
 /** Longest a run's last holder makes this locker's next waiter wait after the release's answer. */
@@ -653,10 +654,21 @@ class LockerImpl implements Locker, LeaseOwner {
     if (holder.next || holder.state !== 'held' || holder.inflight || this.#closed) return;
     const count = this.#defaults.localHandOvers;
     // A run starts with a holding taken from the store, and goes on past its first block only
-    // while the store says nobody else waits (the block's last holder asks again).
+    // while the store says nobody else waits (the block's last holder asks again), and for at
+    // most `retry.max`, the longest a waiter elsewhere that the store cannot see (one polling)
+    // sleeps between attempts: then the key goes back to the store, with the pause.
     const run = holder.run;
     const continues = run !== undefined;
-    if (count === 0 || (run && !(run.used >= run.count && uncontended(run)))) return;
+    if (count === 0) return;
+    if (
+      run &&
+      !(
+        run.used >= run.count &&
+        uncontended(run) &&
+        performance.now() - run.runStartedAt < this.#defaults.backoff.maxMs
+      )
+    )
+      return;
     // Only for the TTL the holding already has: one shorter would cut what the holder counts on
     // (in the store, whatever the answer), and a renewal of the holder applied late only extends.
     if (request.ttlMs !== holder.ttlMs || request.ttlMs === Infinity || request.owner !== holder.owner)
@@ -664,6 +676,7 @@ class LockerImpl implements Locker, LeaseOwner {
     const sentAt = performance.now();
     const next: PendingHandOver = {
       sentAt,
+      runStartedAt: run ? run.runStartedAt : sentAt,
       ttlMs: request.ttlMs,
       count,
       continues,
@@ -850,9 +863,10 @@ class LockerImpl implements Locker, LeaseOwner {
       // the store so that other processes get their turn: our next waiter then waits one more
       // round trip after the release's answer, so that a waiter elsewhere, woken by the store's
       // release hint at about the time that answer came, has its attempt in first. Not when the
-      // store's last word (the answer to the holding's latest hand-over request) was that nobody
-      // else waited.
-      const latest = handle.next?.outcome?.status === 'renewed' ? handle.next : handle.run;
+      // store's last word was that nobody else waited: the answer to the holding's latest
+      // hand-over request (a run's next block not answered, or failed: cannot tell, so pause).
+      const next = handle.next;
+      const latest = next?.continues || next?.outcome?.status === 'renewed' ? next : handle.run;
       const yieldTurn = handle.handOvers > 0 && !(latest && uncontended(latest));
       // The store applies a later attempt after this release: the next waiter may go right now.
       if (this.backend.capabilities.orderedRelease && !yieldTurn) this.#waiters.wake(handle.key);

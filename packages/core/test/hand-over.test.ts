@@ -69,6 +69,31 @@ describe('local hand-over', () => {
     expect(backend.count('release')).toBe(1);
   });
 
+  it('pauses for waiters elsewhere when the next block’s request failed: the store’s last word is unknown', async () => {
+    const { backend, l, first } = await holding(10, { localHandOvers: 1 });
+    backend.handOverScript = (call) =>
+      call === 1 ? { status: 'renewed', fence: 2, contended: false } : new Error('store down');
+    const second = l.acquire('k');
+    const third = l.acquire('k');
+    await vi.advanceTimersByTimeAsync(20);
+    await first.release();
+    const holder = await second;
+    await vi.advanceTimersByTimeAsync(20); // the next block's request failed
+    expect(backend.count('handOver')).toBe(2);
+    backend.acquireScript = { status: 'acquired', fence: 3 };
+    const releasedAt = performance.now();
+    void holder.release();
+    await vi.advanceTimersByTimeAsync(19);
+    expect(backend.count('acquire')).toBe(1); // answered at 10 ms, then the pause
+    await vi.advanceTimersByTimeAsync(1);
+    expect(backend.count('acquire')).toBe(2);
+    expect(
+      backend.calls.filter((call) => call.op === 'acquire').at(-1)!.at - releasedAt,
+    ).toBeGreaterThanOrEqual(20);
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await third).fence).toBe(3);
+  });
+
   it.each<[boolean | undefined, string]>([
     [true, 'somebody else waits now'],
     [undefined, 'the store cannot tell'],
@@ -117,17 +142,19 @@ describe('local hand-over', () => {
   ])(
     'after the last hand-over of a run (contended: %s), the next local waiter tries %i ms after the release: %s',
     async (contended, delayMs) => {
-      const { backend, l, first } = await holding(10, { localHandOvers: 1 });
-      // (Uncontended, the run would go on: the next block's request fails, which ends it too.)
-      backend.handOverScript = (call) =>
-        call === 1 ? { status: 'renewed', fence: 2, contended } : new Error('store down');
+      // Uncontended, a run goes on for at most retry.max (5 ms here): this one ends at its block.
+      const { backend, l, first } = await holding(10, {
+        localHandOvers: 1,
+        retry: { initial: '1ms', max: '5ms' },
+      });
+      backend.handOverScript = { status: 'renewed', fence: 2, contended };
       const second = l.acquire('k');
       const third = l.acquire('k');
       await vi.advanceTimersByTimeAsync(20); // the hand-over answered
       await first.release();
       const holder = await second;
       await vi.advanceTimersByTimeAsync(10);
-      expect(backend.count('handOver')).toBe(contended === false ? 2 : 1);
+      expect(backend.count('handOver')).toBe(1); // no next block: the run is older than retry.max
       backend.acquireScript = { status: 'acquired', fence: 3 };
       const releasedAt = performance.now();
       void holder.release(); // the run's last: back to the store (answered 10 ms later)
