@@ -658,17 +658,7 @@ class LockerImpl implements Locker, LeaseOwner {
     // most `retry.max`, the longest a waiter elsewhere that the store cannot see (one polling)
     // sleeps between attempts: then the key goes back to the store, with the pause.
     const run = holder.run;
-    const continues = run !== undefined;
-    if (count === 0) return;
-    if (
-      run &&
-      !(
-        run.used >= run.count &&
-        uncontended(run) &&
-        performance.now() - run.runStartedAt < this.#defaults.backoff.maxMs
-      )
-    )
-      return;
+    if (count === 0 || (run && !this.#goesOn(run))) return;
     // Only for the TTL the holding already has: one shorter would cut what the holder counts on
     // (in the store, whatever the answer), and a renewal of the holder applied late only extends.
     if (request.ttlMs !== holder.ttlMs || request.ttlMs === Infinity || request.owner !== holder.owner)
@@ -679,7 +669,7 @@ class LockerImpl implements Locker, LeaseOwner {
       runStartedAt: run ? run.runStartedAt : sentAt,
       ttlMs: request.ttlMs,
       count,
-      continues,
+      continues: run !== undefined,
       used: 0,
       stale: false,
       outcome: undefined,
@@ -700,6 +690,15 @@ class LockerImpl implements Locker, LeaseOwner {
       },
     );
     this.#inFlight(next.settled);
+  }
+
+  /** The run `block` belongs to may go on with another block once `block` is used up. */
+  #goesOn(block: PendingHandOver): boolean {
+    return (
+      block.used >= block.count &&
+      uncontended(block) &&
+      performance.now() - block.runStartedAt < this.#defaults.backoff.maxMs
+    );
   }
 
   /**
@@ -850,8 +849,10 @@ class LockerImpl implements Locker, LeaseOwner {
     }
   }
 
-  /** Release with a bound: resolves within `releaseTimeout` whatever the store does. */
-  /** `bound`: the release bound's timers, or what is left of it after a pass-on's wait (ms). */
+  /**
+   * Release with a bound: resolves within `releaseTimeout` whatever the store does. `bound`: the
+   * release bound's timers, or what is left of it after a pass-on's wait (ms).
+   */
   async #release(handle: LeaseHandle, bound: Deadlines | number = this.#releaseDeadlines): Promise<boolean> {
     const started = performance.now();
     const span = this.#tracer?.startSpan('leasekit.release', {
