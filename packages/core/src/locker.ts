@@ -17,7 +17,7 @@ import { callHook, type LockerHooks } from './hooks.js';
 import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner, type PendingHandOver } from './lease.js';
 import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
 import { Roster } from './roster.js';
-import { endSpan, loadTracer, type TracerLike } from './tracing.js';
+import { endSpan, loadTracer, type SpanLike, type TracerLike } from './tracing.js';
 import { checkCount, checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
 import { WaitQueues, type WaitTicket } from './wait-queue.js';
 
@@ -235,19 +235,29 @@ class LockerImpl implements Locker, LeaseOwner {
     return this.#held.size;
   }
 
-  async acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
-    const request = this.#prepare(key, options, 'acquire');
-    const waitMs =
-      options.wait === undefined
-        ? this.#defaults.waitMs
-        : checkDuration(this.backend, options.wait, 'wait', 'acquire', true);
-    if (this.#tracerReady) await this.#tracerReady;
+  // Not `async`: the promise returned is the acquire loop's own (one async layer fewer per acquire).
+  acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
+    let request: Prepared;
+    let waitMs: number;
+    try {
+      request = this.#prepare(key, options, 'acquire');
+      waitMs =
+        options.wait === undefined
+          ? this.#defaults.waitMs
+          : checkDuration(this.backend, options.wait, 'wait', 'acquire', true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#traced('acquire', key, request.mode, () => this.#acquireLoop(request, waitMs));
   }
 
-  async tryAcquire(key: string, options: TryAcquireOptions = {}): Promise<Lease | null> {
-    const request = this.#prepare(key, options, 'acquire');
-    if (this.#tracerReady) await this.#tracerReady;
+  tryAcquire(key: string, options: TryAcquireOptions = {}): Promise<Lease | null> {
+    let request: Prepared;
+    try {
+      request = this.#prepare(key, options, 'acquire');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#traced('acquire', key, request.mode, async () => {
       const start = performance.now();
       const result = await this.#attempt(request, 1, start);
@@ -416,11 +426,19 @@ class LockerImpl implements Locker, LeaseOwner {
     };
   }
 
-  async #traced<T>(operation: string, key: string, mode: LeaseMode, run: () => Promise<T>): Promise<T> {
+  /** Runs `run` in a span, once the tracer is loaded. */
+  #traced<T>(operation: string, key: string, mode: LeaseMode, run: () => Promise<T>): Promise<T> {
+    if (this.#tracerReady) return this.#tracerReady.then(() => this.#traced(operation, key, mode, run));
     const span = this.#tracer?.startSpan(`leasekit.${operation}`, {
       attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': key, 'leasekit.mode': mode },
     });
-    if (!span) return run();
+    // The API with no SDK registered (or a sampler that drops it) gives a span that records
+    // nothing: no need to wait for the result to annotate it.
+    if (!span || span.isRecording?.() === false) return run();
+    return this.#inSpan(span, run);
+  }
+
+  async #inSpan<T>(span: SpanLike, run: () => Promise<T>): Promise<T> {
     try {
       const result = await run();
       span.setAttribute('leasekit.acquired', result !== null);

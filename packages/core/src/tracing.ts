@@ -5,6 +5,8 @@
  */
 
 export interface SpanLike {
+  /** `false` for a span that records nothing (no SDK registered, or sampled out). */
+  isRecording?(): boolean;
   setAttribute(key: string, value: string | number | boolean): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   recordException(error: Error): unknown;
