@@ -85,7 +85,7 @@ function acquireOnNode(
   const script = () =>
     node.evalScript<AcquireReply>(ACQUIRE_SCRIPT, names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
   if (!node.plainAcquire || !node.underLoad) return script();
-  const taken = node.send<string | null>('set', names.lock, token, 'PX', ttlMs, 'NX', 'GET');
+  const set = ['set', names.lock, token, 'PX', ttlMs, 'NX', 'GET'] as const;
   const decide = (previous: string | null, counted: number): AcquireReply | Promise<AcquireReply> => {
     if (previous === null) return [1, counted];
     if (previous === token) return node.run(script);
@@ -98,18 +98,12 @@ function acquireOnNode(
     node.plainAcquire = false;
     return node.run(script);
   };
-  if (!fencing) return taken.then((previous) => decide(previous, 0), failed);
-  const counted = node.send<number>('incr', names.fence);
-  // A node answers in order, so the INCR's answer comes after the SET's: a handler attached once
-  // the SET is answered is in time (unlike one attached once the INCR is, which could leave a
-  // failed SET unhandled for a moment, when the two answers arrive in separate reads).
-  return taken.then(
-    (previous) => counted.then((count) => decide(previous, count)),
-    (error: unknown) => {
-      counted.catch(() => {});
-      return failed(error);
-    },
-  );
+  if (!fencing) return node.send<string | null>(...set).then((previous) => decide(previous, 0), failed);
+  return node.sendPair<string | null, number, AcquireReply>(set, ['incr', names.fence], (taken, counted) => {
+    if (!taken.ok) return failed(taken.error);
+    if (!counted.ok) throw counted.error;
+    return decide(taken.value, counted.value);
+  });
 }
 
 /**

@@ -91,13 +91,14 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   const lingering = (channel: string) => notifier?.lingering(channel) ?? false;
   let closed: Promise<void> | undefined;
 
-  const guard = async <T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> => {
-    if (closed) throw new ClosedError('the backend is closed', { backend: BACKEND, operation, key });
-    try {
-      return await run();
-    } catch (error) {
-      throw classifyError(error, operation, key);
+  // Not `async`: one promise fewer per operation.
+  const guard = <T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> => {
+    if (closed) {
+      return Promise.reject(new ClosedError('the backend is closed', { backend: BACKEND, operation, key }));
     }
+    return run().catch((error: unknown) => {
+      throw classifyError(error, operation, key);
+    });
   };
 
   const backend: RedisBackend = {

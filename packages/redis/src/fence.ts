@@ -18,7 +18,7 @@ import { RAISE_FENCE_SCRIPT } from './scripts.js';
  * Throws `QuorumNotReachedError` when too few nodes could record the fence (nothing is undone:
  * the caller decides what to give back).
  */
-export async function settleFence(
+export function settleFence(
   set: NodeSet,
   key: string,
   names: RedisKeyNames,
@@ -27,11 +27,27 @@ export async function settleFence(
   granted: readonly number[],
   fenceOf: (index: number) => number,
   operation: LeaseOperation = 'acquire',
-): Promise<number> {
+): number | Promise<number> {
   const fence = Math.max(...granted.map(fenceOf));
   const lagging = granted.filter((index) => fenceOf(index) < fence);
   const atFence = granted.length - lagging.length;
+  // The usual case, answered at once: a quorum counted the same.
   if (atFence >= set.quorum) return fence;
+  return raiseFence(set, key, names, token, ttlMs, fence, lagging, atFence, operation);
+}
+
+/** Raises the lagging nodes' counters to `fence` (see `settleFence`). */
+async function raiseFence(
+  set: NodeSet,
+  key: string,
+  names: RedisKeyNames,
+  token: string,
+  ttlMs: number,
+  fence: number,
+  lagging: readonly number[],
+  atFence: number,
+  operation: LeaseOperation,
+): Promise<number> {
   const laggingNodes = lagging.map((index) => set.nodes[index]!);
   const raised = await gather(
     laggingNodes,

@@ -228,11 +228,26 @@ export class LockNode {
       this.#sent.add(script);
       return this.send<T>('eval', script.lua, script.keys, ...args);
     }
-    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch((error: unknown) => {
+    const again = (error: unknown): Promise<T> => {
       if (!isNoScript(error)) throw error;
       this.#sent.delete(script);
       return this.send<T>('eval', script.lua, script.keys, ...args);
-    });
+    };
+    if (this.#direct) {
+      return new Promise<T>((resolve, reject) => {
+        this.#queue('evalsha', [script.sha, script.keys, ...args], (ok, value) => {
+          if (ok) resolve(value as T);
+          else {
+            try {
+              resolve(again(value));
+            } catch (error) {
+              reject(error);
+            }
+          }
+        });
+      });
+    }
+    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch(again);
   }
 
   /**
@@ -244,14 +259,94 @@ export class LockNode {
   send<T>(name: string, ...args: (string | number)[]): Promise<T> {
     const client = this.client;
     if (this.isCluster) return client.call(name, ...args) as Promise<T>;
-    if (this.#watchStall) {
-      if (unanswered(client) === 0) this.#progressNow();
-      if (this.#watchdog === undefined) this.#watch();
+    if (this.#direct) {
+      return new Promise<T>((resolve, reject) => {
+        this.#queue(name, args, (ok, value) => (ok ? resolve(value as T) : reject(value)));
+      });
     }
+    this.#watchWrite();
     const prefix = this.#keyPrefix;
     const command = new Command(name, args, prefix ? { replyEncoding: 'utf8', keyPrefix: prefix } : UTF8);
     (client as Redis).sendCommand(command, this.#batch === undefined ? undefined : this.#sink);
     return command.promise as Promise<T>;
+  }
+
+  /**
+   * Sends two commands, one after the other, and settles once, with what `combine` makes of
+   * both answers (a node answers in order: the second answer comes last). The answers are
+   * handled together, so a failure of the first is never left unhandled while the second is
+   * awaited. Call it inside `run`.
+   */
+  sendPair<A, B, R>(
+    first: readonly [string, ...(string | number)[]],
+    second: readonly [string, ...(string | number)[]],
+    combine: (a: Settled<A>, b: Settled<B>) => R | Promise<R>,
+  ): Promise<R> {
+    if (this.#direct) {
+      return new Promise<R>((resolve, reject) => {
+        let a: Settled<A> | undefined;
+        this.#queue(first[0], first.slice(1), (ok, value) => {
+          a = ok ? { ok, value: value as A } : { ok, error: value };
+        });
+        this.#queue(second[0], second.slice(1), (ok, value) => {
+          try {
+            resolve(combine(a!, ok ? { ok, value: value as B } : { ok, error: value }));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+    }
+    const a = this.send<A>(...first);
+    const b = this.send<B>(...second);
+    return a.then(
+      (value) =>
+        b.then(
+          (next) => combine({ ok: true, value }, { ok: true, value: next }),
+          (error: unknown) => combine({ ok: true, value }, { ok: false, error }),
+        ),
+      (error: unknown) =>
+        b.then(
+          (next) => combine({ ok: false, error }, { ok: true, value: next }),
+          (next: unknown) => combine({ ok: false, error }, { ok: false, error: next }),
+        ),
+    );
+  }
+
+  /**
+   * Inside `run` on a connection of ours that is ready: commands are written by `#queue`, not by
+   * ioredis' `sendCommand`.
+   */
+  get #direct(): boolean {
+    const client = this.client as Redis;
+    return (
+      this.#watchStall &&
+      this.#batch !== undefined &&
+      !this.#keyPrefix &&
+      client.status === 'ready' &&
+      client.stream?.writable === true
+    );
+  }
+
+  /**
+   * Writes one command into the open batch and queues it for its answer, as ioredis'
+   * `sendCommand` does, without its per-command work (a `Command` flattens and converts its
+   * arguments, makes a promise with three closures, looks up flags by name on every send):
+   * measured under load, about a fifth of the client CPU of a lock operation.
+   */
+  #queue(name: string, args: readonly (string | number)[], settle: Settle): void {
+    this.#watchWrite();
+    const command = new QueuedCommand(name, args, settle);
+    this.#batch += command.toWritable();
+    const client = this.client as unknown as ClientInternals;
+    client.commandQueue.push({ command, stream: undefined, select: client.condition?.select });
+  }
+
+  /** A command is about to be written: an idle node's silence counts from now, and is watched. */
+  #watchWrite(): void {
+    if (!this.#watchStall) return;
+    if (unanswered(this.client) === 0) this.#progressNow();
+    if (this.#watchdog === undefined) this.#watch();
   }
 
   /** Runs `command` with a batch open, then writes what it sent in one write. */
@@ -456,4 +551,60 @@ function nodeName(client: Redis | Cluster, isCluster: boolean): string {
   }
   const options = (client as Redis).options;
   return options.path ? options.path : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
+}
+
+/** One answer: its value, or the error it failed with. */
+export type Settled<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: unknown };
+
+type Settle = (ok: boolean, value: unknown) => void;
+
+/** What `LockNode` reaches of an ioredis client to queue a command it wrote itself. */
+interface ClientInternals {
+  readonly commandQueue: { push(item: { command: QueuedCommand; stream: undefined; select: unknown }): void };
+  readonly condition?: { readonly select?: unknown };
+}
+
+/**
+ * A command `LockNode` wrote itself: what ioredis' reply handling reads of a queued command
+ * (`name` and `args` for errors, `resolve`, `reject`).
+ */
+class QueuedCommand {
+  readonly name: string;
+  readonly args: readonly (string | number)[];
+  readonly #settle: Settle;
+
+  constructor(name: string, args: readonly (string | number)[], settle: Settle) {
+    this.name = name;
+    this.args = args;
+    this.#settle = settle;
+  }
+
+  /** ioredis hands answers over as Buffers (arrays of them for an array answer). */
+  resolve(reply: unknown): void {
+    this.#settle(true, utf8(reply));
+  }
+
+  reject(error: unknown): void {
+    this.#settle(false, error);
+  }
+
+  /** The command in the protocol's request form (RESP). */
+  toWritable(): string {
+    const args = this.args;
+    let out = `*${args.length + 1}\r\n$${this.name.length}\r\n${this.name}\r\n`;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]!;
+      const text = typeof arg === 'string' ? arg : String(arg);
+      out += `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+    }
+    return out;
+  }
+}
+
+function utf8(reply: unknown): unknown {
+  if (reply instanceof Buffer) return reply.toString();
+  if (Array.isArray(reply)) return reply.map(utf8);
+  return reply;
 }

@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
 import { getFreePort } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
-import { ReplyError } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Redis, ReplyError } from 'ioredis';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   classifyError,
   createLockClient,
@@ -534,6 +534,115 @@ describe('Redlock over 3 nodes', () => {
       code: 'CLOSED',
     });
     client.disconnect();
+  });
+});
+
+describe('on connections it created, the backend writes its commands itself', () => {
+  /** Every command a server runs on `lock` (scripts' inner calls too), by name, until `stop()`. */
+  async function watch(lock: string): Promise<{ seen: string[][]; stop: () => Promise<void> }> {
+    const monitors = await Promise.all(admin.map((client) => client.monitor()));
+    const seen: string[][] = monitors.map(() => []);
+    monitors.forEach((monitor, index) => {
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.includes(lock)) seen[index]!.push(String(args[0]).toLowerCase());
+      });
+    });
+    return { seen, stop: () => closeAll(monitors) };
+  }
+
+  it('keys and tokens beyond ASCII are written byte-exact, and nothing goes through ioredis sendCommand', async () => {
+    const created = backend({ nodes: urls });
+    await created.tryAcquire({ key: uniqueKey('warm-up'), token: 'w', ttlMs: 1_000 }); // connected
+    const key = `${uniqueKey('utf8')}:clé-🔒-ключ`;
+    const token = 'tök€n-🔑';
+    const sendCommand = vi.spyOn(Redis.prototype, 'sendCommand');
+    try {
+      const outcome = await created.tryAcquire({ key, token, ttlMs: 5_000 });
+      expect(outcome.status).toBe('acquired');
+      expect(await created.inspect(key)).toMatchObject({ key, held: true, token });
+      expect(
+        await eventually(
+          () => holders(admin, key),
+          (tokens) => tokens[2] === token,
+        ),
+      ).toEqual([token, token, token]);
+      expect(await created.release({ key, token })).toBe(true);
+      const ours = sendCommand.mock.contexts.filter((client) => !admin.includes(client as Redis));
+      expect(ours).toEqual([]);
+    } finally {
+      sendCommand.mockRestore();
+    }
+    expect(
+      await eventually(
+        () => holders(admin, key),
+        (tokens) => tokens[2] === null,
+      ),
+    ).toEqual([null, null, null]);
+  });
+
+  it('under load, a SET failing on one node (its INCR answered) leaves the quorum to the others; on two, the error is final', async () => {
+    const created = backend({ nodes: urls });
+    await created.tryAcquire({ key: uniqueKey('warm-up'), token: 'w', ttlMs: 1_000 });
+    const one = uniqueKey('wrongtype-load-one');
+    const two = uniqueKey('wrongtype-load-two');
+    await admin[0]!.hset(redisKeyNames(one).lock, 'field', 'value');
+    await Promise.all(admin.slice(0, 2).map((client) => client.hset(redisKeyNames(two).lock, 'f', 'v')));
+    const watched = await watch(redisKeyNames(one).lock);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // Sent in one tick after other acquires: the plain commands (SET NX PX GET + INCR).
+      const others = Array.from({ length: 5 }, () =>
+        created.tryAcquire({ key: uniqueKey('load'), token: randomUUID(), ttlMs: 2_000 }),
+      );
+      const outcome = created.tryAcquire({ key: one, token: 'ours', ttlMs: 2_000 });
+      const failed = created.tryAcquire({ key: two, token: 'ours', ttlMs: 2_000 }).catch((e: unknown) => e);
+      expect((await Promise.all(others)).every((o) => o.status === 'acquired')).toBe(true);
+      expect(await outcome).toMatchObject({ status: 'acquired', fence: 1 });
+      const error = await failed;
+      expect(isLeaseError(error, 'QUORUM_NOT_REACHED')).toBe(true);
+      expect((error as LeaseError).retryable).toBe(false);
+      expect((error as Error).message).toMatch(/WRONGTYPE/);
+      const seen = await eventually(
+        async () => watched.seen.map((names) => names.join(' ')),
+        (names) => names.every((line) => line.startsWith('set')),
+      );
+      expect(seen).toEqual(['set', 'set', 'set']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await watched.stop();
+    }
+  });
+
+  it('a node that lost its scripts answers NOSCRIPT once: the script is sent again in full', async () => {
+    const created = backend({ nodes: urls });
+    const warm = { key: uniqueKey('warm-up'), token: 'w' };
+    await created.tryAcquire({ ...warm, ttlMs: 1_000 }); // the acquire script loaded on every node
+    expect(await created.release(warm)).toBe(true); // and the release script
+    await Promise.all(admin.map((client) => client.script('FLUSH')));
+    const lease = { key: uniqueKey('noscript-owned'), token: 'ours' };
+    const watched = await watch(redisKeyNames(lease.key).lock);
+    try {
+      expect(await created.tryAcquire({ ...lease, ttlMs: 2_000 })).toMatchObject({ status: 'acquired' });
+      expect(await created.release(lease)).toBe(true);
+      expect(
+        await eventually(
+          () => holders(admin, lease.key),
+          (t) => t[2] === null,
+        ),
+      ).toEqual([null, null, null]);
+      // Each node: EVALSHA refused, then EVAL, for the acquire and for the release.
+      const seen = await eventually(
+        async () => watched.seen.map((names) => names.filter((name) => name.startsWith('eval')).join(' ')),
+        (lines) => lines.every((line) => line === 'evalsha eval evalsha eval'),
+      );
+      expect(seen).toEqual(Array(3).fill('evalsha eval evalsha eval'));
+    } finally {
+      await watched.stop();
+    }
   });
 });
 
