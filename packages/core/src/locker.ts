@@ -429,12 +429,17 @@ class LockerImpl implements Locker, LeaseOwner {
   /** Runs `run` in a span, once the tracer is loaded. */
   #traced<T>(operation: string, key: string, mode: LeaseMode, run: () => Promise<T>): Promise<T> {
     if (this.#tracerReady) return this.#tracerReady.then(() => this.#traced(operation, key, mode, run));
-    const span = this.#tracer?.startSpan(`leasekit.${operation}`, {
-      attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': key, 'leasekit.mode': mode },
-    });
-    // The API with no SDK registered (or a sampler that drops it) gives a span that records
-    // nothing: no need to wait for the result to annotate it.
-    if (!span || span.isRecording?.() === false) return run();
+    let span: SpanLike | undefined;
+    try {
+      span = this.#tracer?.startSpan(`leasekit.${operation}`, {
+        attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': key, 'leasekit.mode': mode },
+      });
+      // The API with no SDK registered (or a sampler that drops it) gives a span that records
+      // nothing: no need to wait for the result to annotate it.
+      if (!span || span.isRecording?.() === false) return run();
+    } catch (error) {
+      return Promise.reject(error); // a rejection, as from an async function
+    }
     return this.#inSpan(span, run);
   }
 

@@ -103,6 +103,12 @@ export class LockNode {
    * blocking command would look like one).
    */
   readonly #watchStall: boolean;
+  /**
+   * Commands may be written by `#queue` (see `#direct`): a watched connection whose options
+   * never make ioredis time, re-send or hold back a queued command (each of those needs its
+   * `Command`), and add no key prefix.
+   */
+  readonly #writesItself: boolean;
   /** A node with commands unanswered for this long, and not a byte since, is stalled. */
   readonly #stallMs: number;
   /**
@@ -155,6 +161,14 @@ export class LockNode {
     this.name = nodeName(client, this.isCluster);
     this.#stallMs = stallMs;
     this.#watchStall = this.#exclusive && stallMs < Infinity && unanswered(client) !== undefined;
+    const options = client.options as RedisOptions;
+    this.#writesItself =
+      this.#watchStall &&
+      !this.#keyPrefix &&
+      options.commandTimeout === undefined &&
+      !options.reconnectOnError &&
+      !options.autoResendUnfulfilledCommands &&
+      !options.enableOfflineQueue;
     this.socketTimeoutMs = this.isCluster ? undefined : (client as Redis).options.socketTimeout;
     if (this.#watchStall) {
       // Its bound is kept by `#watch` from now on.
@@ -320,9 +334,8 @@ export class LockNode {
   get #direct(): boolean {
     const client = this.client as Redis;
     return (
-      this.#watchStall &&
+      this.#writesItself &&
       this.#batch !== undefined &&
-      !this.#keyPrefix &&
       client.status === 'ready' &&
       client.stream?.writable === true
     );

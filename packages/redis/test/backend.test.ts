@@ -538,6 +538,10 @@ describe('Redlock over 3 nodes', () => {
 });
 
 describe('on connections it created, the backend writes its commands itself', () => {
+  const all =
+    (value: string | null) =>
+    (tokens: (string | null)[]): boolean =>
+      tokens.every((token) => token === value);
   /** Every command a server runs on `lock` (scripts' inner calls too), by name, until `stop()`. */
   async function watch(lock: string): Promise<{ seen: string[][]; stop: () => Promise<void> }> {
     const monitors = await Promise.all(admin.map((client) => client.monitor()));
@@ -552,7 +556,7 @@ describe('on connections it created, the backend writes its commands itself', ()
 
   it('keys and tokens beyond ASCII are written byte-exact, and nothing goes through ioredis sendCommand', async () => {
     const created = backend({ nodes: urls });
-    await created.tryAcquire({ key: uniqueKey('warm-up'), token: 'w', ttlMs: 1_000 }); // connected
+    await created.inspect(uniqueKey('warm-up')); // waits for every node: all connected
     const key = `${uniqueKey('utf8')}:clé-🔒-ключ`;
     const token = 'tök€n-🔑';
     const sendCommand = vi.spyOn(Redis.prototype, 'sendCommand');
@@ -560,29 +564,42 @@ describe('on connections it created, the backend writes its commands itself', ()
       const outcome = await created.tryAcquire({ key, token, ttlMs: 5_000 });
       expect(outcome.status).toBe('acquired');
       expect(await created.inspect(key)).toMatchObject({ key, held: true, token });
-      expect(
-        await eventually(
-          () => holders(admin, key),
-          (tokens) => tokens[2] === token,
-        ),
-      ).toEqual([token, token, token]);
+      expect(await eventually(() => holders(admin, key), all(token))).toEqual([token, token, token]);
       expect(await created.release({ key, token })).toBe(true);
       const ours = sendCommand.mock.contexts.filter((client) => !admin.includes(client as Redis));
       expect(ours).toEqual([]);
     } finally {
       sendCommand.mockRestore();
     }
-    expect(
-      await eventually(
-        () => holders(admin, key),
-        (tokens) => tokens[2] === null,
-      ),
-    ).toEqual([null, null, null]);
+    expect(await eventually(() => holders(admin, key), all(null))).toEqual([null, null, null]);
+  });
+
+  it('client options that need ioredis to time, re-send or hold back commands keep them on its path, unharmed', async () => {
+    // `reconnectOnError` answering 2 re-sends the failed command; `commandTimeout` times each one.
+    const created = backend({
+      nodes: urls.slice(0, 1),
+      clientOptions: { reconnectOnError: () => 2, commandTimeout: 1_000 },
+    });
+    await created.inspect(uniqueKey('warm-up'));
+    const sendCommand = vi.spyOn(Redis.prototype, 'sendCommand');
+    try {
+      const lease = { key: uniqueKey('through-ioredis'), token: 'ours' };
+      expect(await created.tryAcquire({ ...lease, ttlMs: 1_000 })).toMatchObject({ status: 'acquired' });
+      expect(await created.release(lease)).toBe(true);
+      expect(sendCommand.mock.contexts.filter((client) => !admin.includes(client as Redis)).length).toBe(2);
+    } finally {
+      sendCommand.mockRestore();
+    }
+    // An error answer that ioredis re-sends (after reconnecting): a clean failure, nothing uncaught.
+    const key = uniqueKey('wrongtype-resent');
+    await admin[0]!.hset(redisKeyNames(key).lock, 'field', 'value');
+    const error = await created.tryAcquire({ key, token: 'ours', ttlMs: 1_000 }).catch((e: unknown) => e);
+    expect(isLeaseError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
   });
 
   it('under load, a SET failing on one node (its INCR answered) leaves the quorum to the others; on two, the error is final', async () => {
     const created = backend({ nodes: urls });
-    await created.tryAcquire({ key: uniqueKey('warm-up'), token: 'w', ttlMs: 1_000 });
+    await created.inspect(uniqueKey('warm-up')); // every node connected
     const one = uniqueKey('wrongtype-load-one');
     const two = uniqueKey('wrongtype-load-two');
     await admin[0]!.hset(redisKeyNames(one).lock, 'field', 'value');
@@ -620,26 +637,28 @@ describe('on connections it created, the backend writes its commands itself', ()
   it('a node that lost its scripts answers NOSCRIPT once: the script is sent again in full', async () => {
     const created = backend({ nodes: urls });
     const warm = { key: uniqueKey('warm-up'), token: 'w' };
-    await created.tryAcquire({ ...warm, ttlMs: 1_000 }); // the acquire script loaded on every node
+    await created.inspect(warm.key); // waits for every node: all connected
+    await created.tryAcquire({ ...warm, ttlMs: 1_000 }); // the acquire script sent on every node
     expect(await created.release(warm)).toBe(true); // and the release script
+    await eventually(() => holders(admin, warm.key), all(null)); // all answered
     await Promise.all(admin.map((client) => client.script('FLUSH')));
     const lease = { key: uniqueKey('noscript-owned'), token: 'ours' };
     const watched = await watch(redisKeyNames(lease.key).lock);
     try {
       expect(await created.tryAcquire({ ...lease, ttlMs: 2_000 })).toMatchObject({ status: 'acquired' });
       expect(await created.release(lease)).toBe(true);
-      expect(
-        await eventually(
-          () => holders(admin, lease.key),
-          (t) => t[2] === null,
-        ),
-      ).toEqual([null, null, null]);
-      // Each node: EVALSHA refused, then EVAL, for the acquire and for the release.
-      const seen = await eventually(
-        async () => watched.seen.map((names) => names.filter((name) => name.startsWith('eval')).join(' ')),
-        (lines) => lines.every((line) => line === 'evalsha eval evalsha eval'),
-      );
-      expect(seen).toEqual(Array(3).fill('evalsha eval evalsha eval'));
+      expect(await eventually(() => holders(admin, lease.key), all(null))).toEqual([null, null, null]);
+      // Each node: EVALSHA refused, then EVAL, for the acquire and for the release (a node the
+      // acquire's quorum did not wait for may get the release's EVALSHA before the acquire's EVAL).
+      const scripts = async () =>
+        watched.seen.map((names) =>
+          names
+            .filter((name) => name.startsWith('eval'))
+            .sort()
+            .join(' '),
+        );
+      const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
+      expect(await eventually(scripts, twice)).toEqual(Array(3).fill('eval eval evalsha evalsha'));
     } finally {
       await watched.stop();
     }
