@@ -242,18 +242,13 @@ export class LockNode {
       this.#sent.add(script);
       return this.send<T>('eval', script.lua, script.keys, ...args);
     }
-    const again = (error: unknown): Promise<T> => {
-      if (!isNoScript(error)) throw error;
-      this.#sent.delete(script);
-      return this.send<T>('eval', script.lua, script.keys, ...args);
-    };
     if (this.#direct) {
       return new Promise<T>((resolve, reject) => {
         this.#queue('evalsha', [script.sha, script.keys, ...args], (ok, value) => {
           if (ok) resolve(value as T);
           else {
             try {
-              resolve(again(value));
+              resolve(this.#evalAgain<T>(script, args, value));
             } catch (error) {
               reject(error);
             }
@@ -261,7 +256,16 @@ export class LockNode {
         });
       });
     }
-    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch(again);
+    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch((error: unknown) =>
+      this.#evalAgain<T>(script, args, error),
+    );
+  }
+
+  /** After `EVALSHA` failed with `error`: the script in full if the node lacked it, else the error. */
+  #evalAgain<T>(script: LuaScript, args: readonly (string | number)[], error: unknown): Promise<T> {
+    if (!isNoScript(error)) throw error;
+    this.#sent.delete(script);
+    return this.send<T>('eval', script.lua, script.keys, ...args);
   }
 
   /**
