@@ -169,7 +169,9 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     this.backend = backend;
     this.#options = options;
-    this.#waiters = new WaitQueues(backend);
+    this.#waiters = new WaitQueues<LeaseHandle, Prepared>(backend, (holder, next) => {
+      if (next.request) this.#prepareHandOver(holder, next.request);
+    });
     const mode = options.mode ?? 'timeout';
     if (mode !== 'timeout' && mode !== 'lease') {
       throw new InvalidArgumentError(`mode must be 'timeout' or 'lease'; got ${String(mode)}`, {
@@ -418,7 +420,7 @@ class LockerImpl implements Locker, LeaseOwner {
       mode,
       ttlMs,
       signal,
-      token: randomUUID(),
+      token: '',
       owner: options.owner ?? this.#options.owner,
       onLost: options.onLost,
       startedAt: 0,
@@ -544,6 +546,9 @@ class LockerImpl implements Locker, LeaseOwner {
   /** One attempt: the request's own I/O, raced against its abort signal. */
   async #attempt(request: Prepared, attempt: number, start: number): Promise<AttemptResult> {
     const { key, signal } = request;
+    // Drawn at the first attempt: a waiter handed the key by a holder of this locker takes
+    // that holding's token and never needs its own.
+    if (request.token === '') request.token = randomUUID();
     const sentAt = performance.now();
     const pending = callBackend(() =>
       this.backend.tryAcquire({ key, token: request.token, ttlMs: request.ttlMs, owner: request.owner }),
@@ -1015,7 +1020,10 @@ interface Prepared {
   mode: LeaseMode;
   ttlMs: number;
   signal: AbortSignal | undefined;
-  /** Reused across this call's attempts (a landed attempt is recognised), replaced when unsafe. */
+  /**
+   * Reused across this call's attempts (a landed attempt is recognised), replaced when unsafe;
+   * `''` until the first attempt.
+   */
   token: string;
   owner: string | undefined;
   onLost: ((error: LeaseLostError) => void) | undefined;

@@ -38,12 +38,19 @@ interface Queue<H> {
 export class WaitQueues<H = unknown, R = unknown> {
   readonly #backend: AnyBackend;
   readonly #queues = new Map<string, Queue<H>>();
+  readonly #onHeld: ((holder: H, next: WaitTicket<H, R>) => void) | undefined;
   /** Entries added since the last sweep, and the threshold for the next one. */
   #added = 0;
   #sweepAt = SWEEP_AFTER;
 
-  constructor(backend: AnyBackend) {
+  /**
+   * `onHeld`: a waiter of this locker took the key and `next` is now first in line, asleep. It
+   * stays asleep (the holder's release or loss wakes it or hands it the key); `onHeld` lets the
+   * locker make the holding ready to pass on meanwhile. Without it, `next` is roused to look.
+   */
+  constructor(backend: AnyBackend, onHeld?: (holder: H, next: WaitTicket<H, R>) => void) {
     this.#backend = backend;
+    this.#onHeld = onHeld;
   }
 
   /** Keys with an entry (waited for, held here, or idle and not swept yet). */
@@ -172,9 +179,16 @@ export class WaitQueues<H = unknown, R = unknown> {
     if (!wasHead) return;
     if (acquired) {
       // The key is ours now: the next in line waits for our release, which will wake it or hand
-      // it the key. Roused once now to see that (and have the hand-over prepared), not to poll.
+      // it the key. It sleeps on, and the locker prepares that hand-over: waking it only to see
+      // this cost a wake-up and a new sleep per hand-over, ahead of the new holder's own turn.
       queue.missed = false;
-      queue.tickets[0]?.rouse();
+      const next = queue.tickets[0]!;
+      const holder = queue.holder;
+      if (holder !== undefined && next.sleeping && this.#onHeld) {
+        this.#onHeld(holder as H, next as WaitTicket<H, R>);
+      } else {
+        next.rouse();
+      }
     } else {
       // The head gave up or failed: the next in line takes over polling now.
       queue.missed = false;
@@ -256,7 +270,9 @@ export class WaitTicket<H = unknown, R = unknown> {
         else reject(error);
       };
       const onAbort = () => settle(false, signal!.reason);
-      const timer = setTimeout(() => settle(false), Math.min(ms, MAX_TIMER_MS));
+      // Whole milliseconds: Node keeps one list per timer duration, so waiters that join with the
+      // same wait share one (a fractional duration made a list, and a heap entry, per waiter).
+      const timer = setTimeout(() => settle(false), Math.min(Math.ceil(ms), MAX_TIMER_MS));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#wakeUp = (woken) => settle(woken);
       this.#fail = (error) => settle(false, error);

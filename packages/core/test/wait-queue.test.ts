@@ -88,4 +88,49 @@ describe('WaitQueues', () => {
     expect(aborted).toEqual(['k']);
     other.leave(false);
   });
+  it('leaves the next in line asleep when a waiter of this locker takes the key, and hands it to onHeld', async () => {
+    const calls: [string, unknown][] = [];
+    const queues = new WaitQueues<string, string>(new ScriptedBackend(), (holder, next) => {
+      calls.push([holder, next.request]);
+    });
+    const taker = queues.join('k', 'first');
+    const next = queues.join('k', 'second');
+    let woken: boolean | undefined;
+    const waiting = next.wait(10_000, undefined).then((value) => {
+      woken = value;
+    });
+    queues.hold('k', 'lease'); // as the locker does when the attempt wins, before the taker leaves
+    taker.leave(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual([['lease', 'second']]);
+    expect(next.isHead).toBe(true);
+    expect(next.sleeping).toBe(true); // not woken to look: the release wakes it or hands it the key
+    expect(woken).toBeUndefined();
+    queues.unhold('k', 'lease');
+    queues.wake('k');
+    await waiting;
+    expect(woken).toBe(true);
+    next.leave(false);
+  });
+
+  it('wakes the next in line instead when nobody of this locker holds the key or no onHeld is given', async () => {
+    const calls: string[] = [];
+    const withHook = new WaitQueues<string, string>(new ScriptedBackend(), (holder) => {
+      calls.push(holder);
+    });
+    const withoutHook = new WaitQueues<string, string>(new ScriptedBackend());
+    for (const [queues, held] of [
+      [withHook, false],
+      [withoutHook, true],
+    ] as const) {
+      const taker = queues.join('k');
+      const next = queues.join('k');
+      const waiting = next.wait(10_000, undefined);
+      if (held) queues.hold('k', 'lease');
+      taker.leave(true);
+      await expect(waiting).resolves.toBe(true);
+      next.leave(false);
+    }
+    expect(calls).toEqual([]);
+  });
 });
