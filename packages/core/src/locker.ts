@@ -17,7 +17,7 @@ import { callHook, type LockerHooks } from './hooks.js';
 import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner, type PendingHandOver } from './lease.js';
 import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
 import { Roster } from './roster.js';
-import { endSpan, loadTracer, type SpanLike, type TracerLike } from './tracing.js';
+import { endSpan, loadTracer, type SpanLike, startSpan, type TracerLike } from './tracing.js';
 import { checkCount, checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
 import { WaitQueues, type WaitTicket } from './wait-queue.js';
 
@@ -170,7 +170,13 @@ class LockerImpl implements Locker, LeaseOwner {
     this.backend = backend;
     this.#options = options;
     this.#waiters = new WaitQueues<LeaseHandle, Prepared>(backend, (holder, next) => {
-      if (next.request) this.#prepareHandOver(holder, next.request);
+      try {
+        if (next.request) this.#prepareHandOver(holder, next.request);
+      } catch {
+        // Runs as the new holder's acquire returns, which must not fail over it: the next waiter
+        // looks for itself instead, and meets the error in its own acquire.
+        next.rouse();
+      }
     });
     const mode = options.mode ?? 'timeout';
     if (mode !== 'timeout' && mode !== 'lease') {
@@ -448,8 +454,7 @@ class LockerImpl implements Locker, LeaseOwner {
   async #inSpan<T>(span: SpanLike, run: () => Promise<T>): Promise<T> {
     try {
       const result = await run();
-      span.setAttribute('leasekit.acquired', result !== null);
-      endSpan(span);
+      endSpan(span, undefined, { 'leasekit.acquired': result !== null });
       return result;
     } catch (error) {
       endSpan(span, error);
@@ -850,12 +855,10 @@ class LockerImpl implements Locker, LeaseOwner {
       error,
       heldMs: performance.now() - handle.acquiredAt,
     });
-    const span = this.#tracer?.startSpan('leasekit.lost', {
-      attributes: {
-        'leasekit.backend': this.backend.name,
-        'leasekit.key': handle.key,
-        'leasekit.reason': error.reason,
-      },
+    const span = startSpan(this.#tracer, 'leasekit.lost', {
+      'leasekit.backend': this.backend.name,
+      'leasekit.key': handle.key,
+      'leasekit.reason': error.reason,
     });
     endSpan(span, error);
     if (handle.onLost) {
@@ -883,8 +886,9 @@ class LockerImpl implements Locker, LeaseOwner {
    */
   async #release(handle: LeaseHandle, bound: Deadlines | number = this.#releaseDeadlines): Promise<boolean> {
     const started = performance.now();
-    const span = this.#tracer?.startSpan('leasekit.release', {
-      attributes: { 'leasekit.backend': this.backend.name, 'leasekit.key': handle.key },
+    const span = startSpan(this.#tracer, 'leasekit.release', {
+      'leasekit.backend': this.backend.name,
+      'leasekit.key': handle.key,
     });
     try {
       const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence, bound);

@@ -12,7 +12,7 @@ import { MinHeap } from './heap.js';
 import { callHook, type LockerHooks } from './hooks.js';
 import type { LeaseHandle } from './lease.js';
 import { Roster } from './roster.js';
-import { endSpan, type TracerLike } from './tracing.js';
+import { endSpan, startSpan, type TracerLike } from './tracing.js';
 
 /** The timing rules shared by acquisition and renewal. */
 export interface Timing {
@@ -236,8 +236,9 @@ export class RenewalOrchestrator {
     if (handles.length === 0) return;
     const backend = this.#host.backend;
     if (!canRenew(backend)) return;
-    const span = this.#host.tracer()?.startSpan('leasekit.renew', {
-      attributes: { 'leasekit.backend': backend.name, 'leasekit.batch_size': handles.length },
+    const span = startSpan(this.#host.tracer(), 'leasekit.renew', {
+      'leasekit.backend': backend.name,
+      'leasekit.batch_size': handles.length,
     });
     const sentAt = performance.now();
     for (const handle of handles) if (handle.next) handle.next.stale = true;

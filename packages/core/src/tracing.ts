@@ -33,11 +33,42 @@ export function loadTracer(): Promise<TracerLike | undefined> {
   return loading;
 }
 
-export function endSpan(span: SpanLike | undefined, error?: unknown): void {
-  if (!span) return;
-  if (error !== undefined) {
-    if (error instanceof Error) span.recordException(error);
-    span.setStatus({ code: STATUS_ERROR, message: error instanceof Error ? error.message : String(error) });
+/**
+ * A span for work that must go on whatever the tracer does (a release, a renewal, a loss): a
+ * tracer that throws gives no span instead of stopping a release, which would leave the key
+ * held and the next waiter asleep.
+ */
+export function startSpan(
+  tracer: TracerLike | undefined,
+  name: string,
+  attributes: Record<string, string | number | boolean>,
+): SpanLike | undefined {
+  if (!tracer) return undefined;
+  try {
+    return tracer.startSpan(name, { attributes });
+  } catch {
+    return undefined;
   }
-  span.end();
+}
+
+/**
+ * Ends `span`, with `attributes` and `error` if given; a span that throws does not fail the
+ * operation it traced (an acquire that failed there would leave its lease held by nobody).
+ */
+export function endSpan(
+  span: SpanLike | undefined,
+  error?: unknown,
+  attributes?: Record<string, string | number | boolean>,
+): void {
+  if (!span) return;
+  try {
+    if (attributes) for (const name in attributes) span.setAttribute(name, attributes[name]!);
+    if (error !== undefined) {
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: STATUS_ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    span.end();
+  } catch {
+    // Tracing is best effort: the lease outcome stands.
+  }
 }

@@ -46,6 +46,27 @@ describe('local hand-over', () => {
     expect([backend.count('acquire'), backend.count('release')]).toEqual([2, 1]);
   });
 
+  it("keeps a new holder's acquire when asking for the next hand-over throws: the next waiter meets the error", async () => {
+    const { backend, l, first } = await holding(0, { localHandOvers: 1 });
+    backend.handOverScript = { status: 'renewed', fence: 2 };
+    const second = l.acquire('k');
+    const third = l.acquire('k').then(
+      () => 'acquired',
+      (error: Error) => error.message,
+    );
+    await vi.advanceTimersByTimeAsync(5);
+    // The hand-over to `second` is prepared; the one to `third` is asked as `second` takes the key.
+    Object.defineProperty(backend, 'handOver', {
+      get() {
+        throw new Error('handOver unavailable');
+      },
+    });
+    expect(await first.release()).toBe(true);
+    expect((await second).fence).toBe(2);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(await third).toBe('handOver unavailable');
+  });
+
   it('goes on past the block while the store says nobody else waits: the last holder asks for the next block', async () => {
     const { backend, l, first } = await holding(0, { localHandOvers: 2 });
     // Each request draws 2 fences above the last: blocks 2-3, 4-5, 6-7.
