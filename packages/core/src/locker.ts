@@ -855,11 +855,14 @@ class LockerImpl implements Locker, LeaseOwner {
       error,
       heldMs: performance.now() - handle.acquiredAt,
     });
-    const span = startSpan(this.#tracer, 'leasekit.lost', {
-      'leasekit.backend': this.backend.name,
-      'leasekit.key': handle.key,
-      'leasekit.reason': error.reason,
-    });
+    const tracer = this.#tracer;
+    const span =
+      tracer &&
+      startSpan(tracer, 'leasekit.lost', {
+        'leasekit.backend': this.backend.name,
+        'leasekit.key': handle.key,
+        'leasekit.reason': error.reason,
+      });
     endSpan(span, error);
     if (handle.onLost) {
       try {
@@ -886,10 +889,13 @@ class LockerImpl implements Locker, LeaseOwner {
    */
   async #release(handle: LeaseHandle, bound: Deadlines | number = this.#releaseDeadlines): Promise<boolean> {
     const started = performance.now();
-    const span = startSpan(this.#tracer, 'leasekit.release', {
-      'leasekit.backend': this.backend.name,
-      'leasekit.key': handle.key,
-    });
+    const tracer = this.#tracer;
+    const span =
+      tracer &&
+      startSpan(tracer, 'leasekit.release', {
+        'leasekit.backend': this.backend.name,
+        'leasekit.key': handle.key,
+      });
     try {
       const releasing = this.#releaseWithin(handle.key, handle.token, handle.fence, bound);
       // The last of a run of local hand-overs (by count, or ended early) gives the key back to

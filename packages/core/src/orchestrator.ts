@@ -236,10 +236,13 @@ export class RenewalOrchestrator {
     if (handles.length === 0) return;
     const backend = this.#host.backend;
     if (!canRenew(backend)) return;
-    const span = startSpan(this.#host.tracer(), 'leasekit.renew', {
-      'leasekit.backend': backend.name,
-      'leasekit.batch_size': handles.length,
-    });
+    const tracer = this.#host.tracer();
+    const span =
+      tracer &&
+      startSpan(tracer, 'leasekit.renew', {
+        'leasekit.backend': backend.name,
+        'leasekit.batch_size': handles.length,
+      });
     const sentAt = performance.now();
     for (const handle of handles) if (handle.next) handle.next.stale = true;
     const items = handles.map((handle) => ({

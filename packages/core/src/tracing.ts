@@ -36,14 +36,14 @@ export function loadTracer(): Promise<TracerLike | undefined> {
 /**
  * A span for work that must go on whatever the tracer does (a release, a renewal, a loss): a
  * tracer that throws gives no span instead of stopping a release, which would leave the key
- * held and the next waiter asleep.
+ * held and the next waiter asleep. Callers check for a tracer first, so that without one no
+ * attributes are built on those paths.
  */
 export function startSpan(
-  tracer: TracerLike | undefined,
+  tracer: TracerLike,
   name: string,
   attributes: Record<string, string | number | boolean>,
 ): SpanLike | undefined {
-  if (!tracer) return undefined;
   try {
     return tracer.startSpan(name, { attributes });
   } catch {
