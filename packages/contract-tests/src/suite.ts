@@ -287,6 +287,21 @@ export function runLeaseContractTests(options: ContractOptions): void {
           expect(await lease.release()).toBe(false);
           await successor.release();
         });
+
+        it('an acquire retried with the same token runs the TTL again from the retry', async () => {
+          // The caller counts validity from the retry's own send time (a retry across a network,
+          // e.g. through a lock service): the store must not keep the first attempt's expiry.
+          const backend = await newBackend();
+          const k = key('same-token-ttl');
+          const token = randomUUID();
+          const started = performance.now();
+          expect((await backend.tryAcquire({ key: k, token, ttlMs })).status).toBe('acquired');
+          await sleep(ttlMs * 0.6 - (performance.now() - started));
+          expect((await backend.tryAcquire({ key: k, token, ttlMs })).status).toBe('acquired');
+          await sleep(ttlMs * 1.2 - (performance.now() - started));
+          expect((await backend.tryAcquire({ key: k, token: randomUUID(), ttlMs })).status).toBe('held');
+          expect(await backend.release({ key: k, token })).toBe(true);
+        });
       },
       slowSkipped,
     );
@@ -442,6 +457,40 @@ export function runLeaseContractTests(options: ContractOptions): void {
         const other = await backend.tryAcquire({ key: k, token: randomUUID(), ttlMs });
         expect(other.status).toBe('held');
         expect(await backend.release({ key: k, token })).toBe(true);
+      });
+
+      it('a holding known only by key and token is renewed and released through another locker', async () => {
+        const [holder, other] = [await newLocker(), await newLocker()];
+        const k = key('by-ref');
+        const lease = await holder.acquire(k, { mode: 'timeout' });
+        const ref = { key: k, token: lease.token, fence: lease.fence };
+        if (caps.renew) {
+          const renewed = await other.renewHolding(ref);
+          expect(renewed).toMatchObject({ key: k, fence: lease.fence, ttlMs });
+          expect(renewed.expiresAt).toBeGreaterThan(Date.now());
+        }
+        expect(await other.tryAcquire(k)).toBeNull();
+        expect(await other.releaseHolding(ref)).toBe(true);
+        expect(await other.releaseHolding(ref)).toBe(false);
+        if (caps.renew) await expect(other.renewHolding(ref)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+        const next = await other.acquire(k);
+        if (caps.fencing) expect(next.fence!).toBeGreaterThan(lease.fence!);
+        expect(await lease.release()).toBe(false);
+        await next.release();
+      });
+
+      it('an acquire with a given token, repeated through another client, gets the same holding', async () => {
+        const [first, retry] = [await newLocker(), await newLocker()];
+        const k = key('given-token');
+        const token = randomUUID();
+        const lease = await first.acquire(k, { token });
+        expect(lease.token).toBe(token);
+        const again = await retry.acquire(k, { token });
+        expect(again.token).toBe(token);
+        if (caps.fencing) expect(again.fence!).toBeGreaterThanOrEqual(lease.fence!);
+        expect(await retry.tryAcquire(k, { token: randomUUID() })).toBeNull();
+        expect(await again.release()).toBe(true);
+        expect(await lease.release()).toBe(false);
       });
     });
 

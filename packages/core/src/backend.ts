@@ -47,6 +47,12 @@ export interface AcquireRequest {
   readonly ttlMs: number;
   /** Optional description of the holder, stored where the backend can (returned by `inspect`). */
   readonly owner?: string | undefined;
+  /**
+   * How long the caller is still prepared to wait for a held key (ms; `Infinity` when it waits
+   * until aborted). A backend that can wait in the store (a lock service) may hold the request up
+   * to that long before answering; the others ignore it.
+   */
+  readonly waitMs?: number | undefined;
 }
 
 export type AcquireOutcome =
@@ -59,6 +65,11 @@ export type AcquireOutcome =
        * `sentAt + ttl - drift` (Redlock subtracts per-node elapsed time). The locker uses the smaller.
        */
       readonly validUntil?: number | undefined;
+      /**
+       * How long the store held the request before granting it (ms, measured by the store: see
+       * `AcquireRequest.waitMs`). Validity counts from `sentAt + waitedMs`, capped at the round trip.
+       */
+      readonly waitedMs?: number | undefined;
     }
   | {
       readonly status: 'held';

@@ -12,6 +12,7 @@ export type LeaseErrorCode =
   | 'QUORUM_NOT_REACHED'
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED'
+  | 'UNAUTHORIZED'
   | 'CLOSED';
 
 export type LeaseOperation =
@@ -41,6 +42,7 @@ const retryableByDefault: Record<LeaseErrorCode, boolean> = {
   QUORUM_NOT_REACHED: true,
   INVALID_ARGUMENT: false,
   UNSUPPORTED: false,
+  UNAUTHORIZED: false,
   CLOSED: false,
 };
 
@@ -148,6 +150,13 @@ export class InvalidArgumentError extends LeaseError {
 export class UnsupportedError extends LeaseError {
   constructor(detail: string, options: LeaseErrorOptions = {}) {
     super('UNSUPPORTED', detail, options);
+  }
+}
+
+/** The store (or a lock service in front of it) refused the caller's credentials. */
+export class UnauthorizedError extends LeaseError {
+  constructor(detail: string, options: LeaseErrorOptions = {}) {
+    super('UNAUTHORIZED', detail, options);
   }
 }
 

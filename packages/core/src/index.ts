@@ -32,6 +32,7 @@ export {
   NotHolderError,
   QuorumNotReachedError,
   toLeaseError,
+  UnauthorizedError,
   UnsupportedError,
 } from './errors.js';
 export type { LockerHooks } from './hooks.js';
@@ -39,8 +40,11 @@ export type { Lease, LeaseMode } from './lease.js';
 export {
   type AcquireOptions,
   createLocker,
+  type HoldingRef,
+  type HoldingRenewal,
   type Locker,
   type LockerOptions,
+  type RenewHoldingOptions,
   type RetryOptions,
   type TryAcquireOptions,
   type WithLeaseOptions,

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type AcquireOutcome, type AnyBackend, callBackend, canRenew, type LeaseInfo } from './backend.js';
+import {
+  type AcquireOutcome,
+  type AnyBackend,
+  callBackend,
+  canRenew,
+  type LeaseInfo,
+  type LeaseRef,
+  type RenewOutcome,
+} from './backend.js';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
 import { Deadlines } from './deadlines.js';
 import { type Duration, formatMs } from './duration.js';
@@ -18,7 +26,15 @@ import { type Lease, LeaseHandle, type LeaseMode, type LeaseOwner, type PendingH
 import { lossMargin, RenewalOrchestrator, type Timing, validityDeadline } from './orchestrator.js';
 import { Roster } from './roster.js';
 import { endSpan, loadTracer, type SpanLike, startSpan, type TracerLike } from './tracing.js';
-import { checkCount, checkDuration, checkFraction, checkKey, checkSignal, checkTtl } from './validate.js';
+import {
+  checkCount,
+  checkDuration,
+  checkFraction,
+  checkKey,
+  checkSignal,
+  checkToken,
+  checkTtl,
+} from './validate.js';
 import { WaitQueues, type WaitTicket } from './wait-queue.js';
 
 export interface RetryOptions {
@@ -79,6 +95,31 @@ export interface AcquireOptions {
   readonly owner?: string;
   /** Called once if the lease is lost (also signalled through `lease.signal`). */
   readonly onLost?: (error: LeaseLostError) => void;
+  /**
+   * The store token to acquire with, instead of a random one: a repeated acquire with the same
+   * token answers the same holding (same fence, TTL reset), which makes a retried request
+   * idempotent (a lock service derives it from an `Idempotency-Key`). It must be as unguessable
+   * as a random UUID. A fresh one is drawn if an attempt's give-back may still land, and a
+   * holding handed over locally keeps its own token (see `localHandOvers`).
+   */
+  readonly token?: string;
+}
+
+/** A holding known only by its key and token (and fence), e.g. taken by another process. */
+export type HoldingRef = LeaseRef;
+
+export interface RenewHoldingOptions {
+  /** Extend to this TTL from now. Default: the locker's `ttl`. */
+  readonly ttl?: Duration;
+}
+
+export interface HoldingRenewal {
+  readonly key: string;
+  /** The holding's fence, when known (`ref.fence`, or this locker's own lease's). */
+  readonly fence: number | undefined;
+  readonly ttlMs: number;
+  /** Wall-clock estimate (epoch ms) of the local deadline: never later than the store's expiry. */
+  readonly expiresAt: number;
 }
 
 export type TryAcquireOptions = Omit<AcquireOptions, 'wait'>;
@@ -106,6 +147,18 @@ export interface Locker {
     routine: (signal: AbortSignal, lease: Lease) => Promise<T> | T,
     options?: WithLeaseOptions,
   ): Promise<T>;
+  /**
+   * Extends a holding known only by key and token: one a stateless service or another process
+   * took, with no `Lease` object at hand. Through this locker's own lease when it holds that
+   * token, else straight to the store. Rejects with `LeaseLostError` when the token no longer
+   * holds the key.
+   */
+  renewHolding(ref: HoldingRef, options?: RenewHoldingOptions): Promise<HoldingRenewal>;
+  /**
+   * Releases a holding known only by key and token (see `renewHolding`): `false` when the token
+   * no longer held the key. Waiters of this locker for the key are woken.
+   */
+  releaseHolding(ref: HoldingRef): Promise<boolean>;
   /** The store's view of a key, when the backend can tell. */
   inspect(key: string): Promise<LeaseInfo | null>;
   /** Leases this locker holds now. */
@@ -291,6 +344,52 @@ class LockerImpl implements Locker, LeaseOwner {
     return this.#withHeld(key, routine, { ...options, mode: 'timeout' });
   }
 
+  async renewHolding(ref: HoldingRef, options: RenewHoldingOptions = {}): Promise<HoldingRenewal> {
+    const { key, token } = this.#checkRef(ref, 'renew');
+    if (!canRenew(this.backend)) throw this.#cannotRenew('renew');
+    const ttlMs =
+      options.ttl === undefined ? this.#defaults.ttlMs : checkTtl(this.backend, options.ttl, 'renew');
+    if (ttlMs === Infinity) {
+      throw new InvalidArgumentError('a lease cannot be renewed to an infinite TTL', {
+        backend: this.backend.name,
+        operation: 'renew',
+      });
+    }
+    const own = this.#ownHolding(key, token);
+    if (own) {
+      await this.#orchestrator.renewNow(own, ttlMs);
+      return { key, fence: own.fence, ttlMs, expiresAt: own.expiresAt };
+    }
+    const backend = this.backend;
+    const sentAt = performance.now();
+    let outcome: RenewOutcome;
+    try {
+      outcome = await callBackend(() => backend.renew({ key, token, fence: ref.fence }, ttlMs));
+    } catch (error) {
+      throw toLeaseError(error, { backend: backend.name, operation: 'renew', key });
+    }
+    if (outcome.status === 'lost') {
+      throw new LeaseLostError('taken', outcome.detail ?? 'the token no longer holds the key', {
+        backend: backend.name,
+        operation: 'renew',
+        key,
+        cause: outcome.cause,
+      });
+    }
+    const deadline = validityDeadline(this.#defaults.timing, sentAt, ttlMs, outcome.validUntil);
+    return { key, fence: ref.fence, ttlMs, expiresAt: Date.now() + (deadline - performance.now()) };
+  }
+
+  async releaseHolding(ref: HoldingRef): Promise<boolean> {
+    const { key, token } = this.#checkRef(ref, 'release');
+    const own = this.#ownHolding(key, token);
+    if (own) return own.release();
+    const released = await this.#releaseWithin(key, token, ref.fence);
+    // Held elsewhere until now: this locker's waiters for the key try again at once.
+    if (released) this.#waiters.wake(key);
+    return released;
+  }
+
   async inspect(key: string): Promise<LeaseInfo | null> {
     checkKey(this.backend, key, 'inspect');
     if (!this.backend.inspect) {
@@ -386,6 +485,32 @@ class LockerImpl implements Locker, LeaseOwner {
 
   // ---- internals ----
 
+  #checkRef(ref: HoldingRef, operation: string): HoldingRef {
+    if (this.#closed)
+      throw new ClosedError('the locker is closed', { backend: this.backend.name, operation });
+    if (ref === null || typeof ref !== 'object') {
+      throw new InvalidArgumentError('the holding must be an object { key, token, fence? }', {
+        backend: this.backend.name,
+        operation,
+      });
+    }
+    checkKey(this.backend, ref.key, operation);
+    checkToken(this.backend, ref.token, operation);
+    if (ref.fence !== undefined && !Number.isSafeInteger(ref.fence)) {
+      throw new InvalidArgumentError(`fence must be a safe integer when given; got ${String(ref.fence)}`, {
+        backend: this.backend.name,
+        operation,
+      });
+    }
+    return ref;
+  }
+
+  /** This locker's own lease on `key` under `token`, while it is held. */
+  #ownHolding(key: string, token: string): LeaseHandle | undefined {
+    const holder = this.#waiters.holder(key);
+    return holder && holder.state === 'held' && holder.token === token ? holder : undefined;
+  }
+
   #cannotRenew(operation: string): UnsupportedError {
     return new UnsupportedError(
       `this backend cannot renew leases (it is a timeout-lock backend); use mode 'timeout' / withLock, or a backend with renew()`,
@@ -420,16 +545,18 @@ class LockerImpl implements Locker, LeaseOwner {
     if (options.onLost !== undefined && typeof options.onLost !== 'function') {
       throw new InvalidArgumentError('onLost must be a function', { backend: this.backend.name, operation });
     }
+    if (options.token !== undefined) checkToken(this.backend, options.token, operation);
     signal?.throwIfAborted();
     return {
       key,
       mode,
       ttlMs,
       signal,
-      token: '',
+      token: options.token ?? '',
       owner: options.owner ?? this.#options.owner,
       onLost: options.onLost,
       startedAt: 0,
+      giveUpAt: 0,
       attempts: 0,
     };
   }
@@ -472,6 +599,7 @@ class LockerImpl implements Locker, LeaseOwner {
     const start = performance.now();
     request.startedAt = start;
     const giveUpAt = start + waitMs;
+    request.giveUpAt = giveUpAt;
     const ticket = this.#waiters.join(request.key, request);
     let acquired = false;
     try {
@@ -555,8 +683,15 @@ class LockerImpl implements Locker, LeaseOwner {
     // that holding's token and never needs its own.
     if (request.token === '') request.token = randomUUID();
     const sentAt = performance.now();
+    const waitMs = request.giveUpAt > sentAt ? request.giveUpAt - sentAt : 0;
     const pending = callBackend(() =>
-      this.backend.tryAcquire({ key, token: request.token, ttlMs: request.ttlMs, owner: request.owner }),
+      this.backend.tryAcquire({
+        key,
+        token: request.token,
+        ttlMs: request.ttlMs,
+        owner: request.owner,
+        waitMs,
+      }),
     );
     this.#inFlight(pending);
     let outcome: AcquireOutcome;
@@ -580,7 +715,15 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     if (outcome.status !== 'acquired') return { kind: 'held', retryAfterMs: outcome.retryAfterMs };
     const now = performance.now();
-    const deadline = validityDeadline(this.#defaults.timing, sentAt, request.ttlMs, outcome.validUntil);
+    // A store that waited before granting: the TTL ran from the grant, which came at least
+    // `waitedMs` after we sent (and no later than now).
+    const grantedAfter = outcome.waitedMs ? Math.min(Math.max(0, outcome.waitedMs), now - sentAt) : 0;
+    const deadline = validityDeadline(
+      this.#defaults.timing,
+      sentAt + grantedAfter,
+      request.ttlMs,
+      outcome.validUntil,
+    );
     const lossAt = deadline - lossMargin(this.#defaults.timing, request.ttlMs);
     if (now >= lossAt) {
       // Granted, but the round trip ate the validity: give it back and count this as a failed
@@ -1039,6 +1182,8 @@ interface Prepared {
   onLost: ((error: LeaseLostError) => void) | undefined;
   /** When the waiting began (monotonic ms), and the store attempts made so far. */
   startedAt: number;
+  /** When `acquire` gives up (monotonic ms; 0: one attempt): each attempt passes what is left as `waitMs`. */
+  giveUpAt: number;
   attempts: number;
 }
 

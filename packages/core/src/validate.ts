@@ -17,6 +17,19 @@ export function checkKey(backend: AnyBackend, key: unknown, operation: string): 
   return key;
 }
 
+/** Checks a holding's token before any I/O: a non-empty string of at most 256 characters. */
+export function checkToken(backend: AnyBackend, token: unknown, operation: string): string {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+    throw new InvalidArgumentError(
+      `token must be a non-empty string of at most 256 characters; got ${
+        typeof token === 'string' ? `${token.length} characters` : typeof token
+      }`,
+      { backend: backend.name, operation },
+    );
+  }
+  return token;
+}
+
 /** Resolves and range-checks a TTL against the backend's capabilities. */
 export function checkTtl(backend: AnyBackend, ttl: Duration | undefined, operation: string): number {
   const caps = backend.capabilities;

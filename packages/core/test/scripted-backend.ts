@@ -25,8 +25,16 @@ export class ScriptedBackend implements LeaseBackend {
   acquireScript: Script<AcquireOutcome> = { status: 'acquired', fence: 1 };
   renewScript: Script<RenewOutcome> = { status: 'renewed' };
   releaseScript: Script<boolean> = true;
-  readonly calls: { op: string; at: number; key: string; token?: string; ttlMs?: number; batch?: number }[] =
-    [];
+  readonly calls: {
+    op: string;
+    at: number;
+    key: string;
+    token?: string;
+    ttlMs?: number;
+    batch?: number;
+    waitMs?: number | undefined;
+    fence?: number | undefined;
+  }[] = [];
   closed = false;
   renewMany?: (items: readonly RenewItem[]) => Promise<readonly RenewManyOutcome[]>;
 
@@ -71,12 +79,20 @@ export class ScriptedBackend implements LeaseBackend {
       key: request.key,
       token: request.token,
       ttlMs: request.ttlMs,
+      waitMs: request.waitMs,
     });
     return this.#answer(this.acquireScript, this.count('acquire'));
   }
 
   renew(lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> {
-    this.calls.push({ op: 'renew', at: performance.now(), key: lease.key, ttlMs });
+    this.calls.push({
+      op: 'renew',
+      at: performance.now(),
+      key: lease.key,
+      token: lease.token,
+      ttlMs,
+      fence: lease.fence,
+    });
     return this.#answer(this.renewScript, this.count('renew'));
   }
 

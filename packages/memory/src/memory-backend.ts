@@ -62,8 +62,12 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       ensureOpen('acquire', request.key);
       const current = liveHolding(store, request.key);
       if (current) {
-        // Same token: an earlier attempt of this very acquire landed; it is ours.
-        if (current.token === request.token) return { status: 'acquired', fence: current.fence };
+        // Same token: an earlier attempt of this very acquire landed; it is ours. Its TTL runs
+        // again from now, as the caller counts validity from this attempt's own send time.
+        if (current.token === request.token) {
+          current.expiresAt = request.ttlMs === Infinity ? Infinity : store.now() + request.ttlMs;
+          return { status: 'acquired', fence: current.fence };
+        }
         return {
           status: 'held',
           retryAfterMs: current.expiresAt === Infinity ? undefined : current.expiresAt - store.now(),
