@@ -1,0 +1,153 @@
+/**
+ * The order service's database: the seed's `tb_inventory` (plus `last_fence`, the largest
+ * fencing token that has written each row) and `tb_orders` (one row per accepted order, so a
+ * load test's log can be compared with what was really sold).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+
+export interface StockRow {
+  readonly itemName: string;
+  readonly quantity: number;
+  /** Decimal string: the fence of the last fenced write ('0' before any). */
+  readonly lastFence: string;
+}
+
+export interface OrderWrite {
+  readonly itemName: string;
+  /** Units sold by this order. */
+  readonly quantity: number;
+  /** The stock to write: what was read under the lock minus `quantity`. */
+  readonly newQuantity: number;
+  /**
+   * The lock's fencing token (decimal string). With one, the write only applies when it is
+   * larger than the row's `last_fence`, so a holder whose lease ran out cannot overwrite its
+   * successor. `null`: an unfenced write (no lock, or a backend without fencing).
+   */
+  readonly fence: string | null;
+  readonly instance: string;
+  readonly requestId: string;
+}
+
+/** The seed's items and quantities. */
+export const SEED_ITEMS: ReadonlyArray<{ readonly itemName: string; readonly quantity: number }> = [
+  { itemName: 'item1', quantity: 100 },
+  { itemName: 'item2', quantity: 200 },
+  { itemName: 'item3', quantity: 150 },
+  { itemName: 'item4', quantity: 300 },
+];
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tb_inventory (
+  id serial PRIMARY KEY,
+  item_name varchar(255) NOT NULL UNIQUE,
+  quantity integer NOT NULL,
+  last_fence bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tb_orders (
+  id bigserial PRIMARY KEY,
+  item_name varchar(255) NOT NULL,
+  quantity integer NOT NULL,
+  fence bigint,
+  instance text NOT NULL,
+  request_id text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);`;
+
+// One statement, so the stock write and the order record are atomic on any connection (PGlite's
+// socket server multiplexes connections onto one session; a statement is never interleaved).
+const FENCED_ORDER = `
+WITH updated AS (
+  UPDATE tb_inventory SET quantity = $2, last_fence = $3::bigint
+  WHERE item_name = $1 AND last_fence < $3::bigint
+  RETURNING item_name
+)
+INSERT INTO tb_orders (item_name, quantity, fence, instance, request_id)
+SELECT item_name, $4, $3::bigint, $5, $6 FROM updated
+RETURNING id::text`;
+
+const UNFENCED_ORDER = `
+WITH updated AS (
+  UPDATE tb_inventory SET quantity = $2 WHERE item_name = $1 RETURNING item_name
+)
+INSERT INTO tb_orders (item_name, quantity, fence, instance, request_id)
+SELECT item_name, $3, NULL, $4, $5 FROM updated
+RETURNING id::text`;
+
+export interface Inventory {
+  /** Creates the tables when absent (safe when several instances start together). */
+  migrate(): Promise<void>;
+  /** Sets the stock of each item, adding the missing ones; `onlyMissing` leaves existing rows. */
+  setStock(
+    items: ReadonlyArray<{ readonly itemName: string; readonly quantity: number }>,
+    options?: { onlyMissing?: boolean },
+  ): Promise<void>;
+  getStock(itemName: string): Promise<StockRow | undefined>;
+  /**
+   * Writes the new stock and records the order in one statement. Returns the order's id, or
+   * `undefined` when no row was written: the item is gone or, for a fenced write, a write with an
+   * equal or larger fence got there first (the caller's lock was lost).
+   */
+  placeOrder(order: OrderWrite): Promise<string | undefined>;
+}
+
+export function createInventory(pool: pg.Pool): Inventory {
+  return {
+    async migrate() {
+      // CREATE TABLE IF NOT EXISTS can still collide when two instances run it at once
+      // (a unique violation on the catalog): the loser tries again and finds the tables.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pool.query(SCHEMA);
+          return;
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (attempt >= 5 || (code !== '23505' && code !== '42P07')) throw error;
+          await sleep(50 * attempt);
+        }
+      }
+    },
+
+    async setStock(items, options = {}) {
+      if (items.length === 0) return;
+      const names = items.map((item) => item.itemName);
+      const quantities = items.map((item) => item.quantity);
+      await pool.query(
+        `INSERT INTO tb_inventory (item_name, quantity)
+         SELECT * FROM unnest($1::text[], $2::int[])
+         ON CONFLICT (item_name) DO ${options.onlyMissing ? 'NOTHING' : 'UPDATE SET quantity = EXCLUDED.quantity'}`,
+        [names, quantities],
+      );
+    },
+
+    async getStock(itemName) {
+      const result = await pool.query<{ quantity: number; last_fence: string }>(
+        'SELECT quantity, last_fence::text AS last_fence FROM tb_inventory WHERE item_name = $1',
+        [itemName],
+      );
+      const row = result.rows[0];
+      return row && { itemName, quantity: row.quantity, lastFence: row.last_fence };
+    },
+
+    async placeOrder(order) {
+      const result =
+        order.fence === null
+          ? await pool.query<{ id: string }>(UNFENCED_ORDER, [
+              order.itemName,
+              order.newQuantity,
+              order.quantity,
+              order.instance,
+              order.requestId,
+            ])
+          : await pool.query<{ id: string }>(FENCED_ORDER, [
+              order.itemName,
+              order.newQuantity,
+              order.fence,
+              order.quantity,
+              order.instance,
+              order.requestId,
+            ]);
+      return result.rows[0]?.id;
+    },
+  };
+}

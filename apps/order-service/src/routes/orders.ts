@@ -1,0 +1,138 @@
+/**
+ * `POST /order`: the seed's order, made safe. Under the item's lock it reads the stock and
+ * writes the new stock with the lock's fence, so that even a holder whose lock ran out while
+ * it worked cannot write over its successor (the write finds a larger `last_fence`: 0 rows).
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ItemLock } from '../item-locks.js';
+import { sendProblem } from '../problem.js';
+import type { RouteContext } from './context.js';
+import { type OrderBody, orderBody } from './schemas.js';
+
+type Result = 'placed' | 'insufficient_stock' | 'lease_lost' | 'acquire_timeout' | 'not_found' | 'error';
+
+export async function orderRoutes(app: FastifyInstance, context: RouteContext): Promise<void> {
+  const { config, inventory, locks, metrics } = context;
+  const instance = config.instance;
+
+  app.post<{ Body: OrderBody }>('/order', { schema: { body: orderBody } }, async (request, reply) => {
+    const started = performance.now();
+    const { item_name: itemName, quantity } = request.body;
+    const done = (result: Result, send: () => FastifyReply): FastifyReply => {
+      metrics.orders.inc({ result });
+      metrics.orderSeconds.observe({ result }, (performance.now() - started) / 1000);
+      return send();
+    };
+
+    let lock: ItemLock | undefined;
+    if (config.locking) {
+      try {
+        lock = await locks.acquire(`${config.lockKeyPrefix}${itemName}`, {
+          ttlMs: config.lockTtlMs,
+          waitMs: config.lockWaitMs,
+          owner: instance,
+        });
+        metrics.lockWaitSeconds.observe((performance.now() - started) / 1000);
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'ACQUIRE_TIMEOUT') {
+          return done('acquire_timeout', () =>
+            sendProblem(
+              reply,
+              409,
+              'ACQUIRE_TIMEOUT',
+              `the lock of ${itemName} was still held after ${config.lockWaitMs} ms`,
+              {
+                item_name: itemName,
+                instance,
+              },
+            ),
+          );
+        }
+        request.log.error({ err: error }, 'lock service failed');
+        return done('error', () =>
+          sendProblem(
+            reply,
+            503,
+            'LOCK_SERVICE_UNAVAILABLE',
+            'the lock service could not be reached or failed',
+            {
+              instance,
+            },
+          ).header('retry-after', '1'),
+        );
+      }
+    }
+
+    try {
+      const stock = await inventory.getStock(itemName);
+      if (stock === undefined) {
+        return done('not_found', () =>
+          sendProblem(reply, 404, 'ITEM_NOT_FOUND', `no item named ${itemName}; add it with POST /stock`, {
+            item_name: itemName,
+            instance,
+          }),
+        );
+      }
+      if (stock.quantity < quantity) {
+        return done('insufficient_stock', () =>
+          sendProblem(reply, 409, 'INSUFFICIENT_STOCK', 'Insufficient quantity available', {
+            item_name: itemName,
+            requested: quantity,
+            available: stock.quantity,
+            instance,
+          }),
+        );
+      }
+      const fence = lock?.fence ?? null;
+      const orderId = await inventory.placeOrder({
+        itemName,
+        quantity,
+        newQuantity: stock.quantity - quantity,
+        fence,
+        instance,
+        requestId: request.id,
+      });
+      if (orderId === undefined) {
+        // Only a fenced write can miss: a holder with a larger fence wrote first, so this
+        // order's lock had run out. Nothing was written or sold.
+        return done('lease_lost', () =>
+          sendProblem(
+            reply,
+            409,
+            'LEASE_LOST',
+            `the lock of ${itemName} was lost before the write (fence ${fence} is not above the stock's last fence); nothing was sold`,
+            { item_name: itemName, fence, instance },
+          ),
+        );
+      }
+      return done('placed', () =>
+        reply.send({
+          message: 'Order successfully placed',
+          code: 'ORDER_PLACED',
+          order_id: orderId,
+          item_name: itemName,
+          quantity,
+          remaining: stock.quantity - quantity,
+          fence,
+          instance,
+        }),
+      );
+    } catch (error) {
+      request.log.error({ err: error }, 'database failed');
+      return done('error', () =>
+        sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database could not be reached or failed', {
+          instance,
+        }).header('retry-after', '1'),
+      );
+    } finally {
+      if (lock) {
+        // The order's answer does not depend on the release: a lock that is already gone frees
+        // itself, and the fenced write already settled whether this order sold anything.
+        await lock.release().then(
+          (released) => released || metrics.lostAtRelease.inc(),
+          (error: unknown) => request.log.warn({ err: error }, 'release failed; the lock expires by its TTL'),
+        );
+      }
+    }
+  });
+}
