@@ -1,0 +1,215 @@
+import {
+  checkTtl,
+  isLeaseError,
+  type Lease,
+  type LeaseBackend,
+  type LeaseMode,
+  type Locker,
+} from '@leasekit/core';
+import type { ServiceMetrics } from './metrics.js';
+import { ProblemError } from './problem.js';
+import {
+  decodeHolder,
+  decodeLeaseToken,
+  encodeHolder,
+  encodeLeaseToken,
+  type HolderRecord,
+  idempotentStoreToken,
+  storeKey,
+} from './tokens.js';
+
+/**
+ * The lock operations both route sets (v1 and the seed's) share, over one `Locker` per
+ * process. Stateless: every answer comes from the store or from the token the client sends
+ * back, so any instance serves any lease.
+ */
+
+export interface AcquireInput {
+  readonly tenant: string;
+  readonly key: string;
+  readonly ttlMs: number;
+  readonly waitMs: number;
+  readonly mode: LeaseMode;
+  readonly owner: string | null;
+  readonly metadata: Readonly<Record<string, string>> | null;
+  readonly idempotencyKey: string | undefined;
+  /** Aborts a wait: the client went away, or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** Milliseconds since the request was received (for `waitedMs`). */
+  readonly elapsedMs: () => number;
+}
+
+export interface Granted {
+  readonly kind: 'granted';
+  readonly token: string;
+  readonly fence: number | undefined;
+  readonly ttlMs: number;
+  readonly expiresAt: number;
+  readonly waitedMs: number;
+}
+
+export interface HolderView {
+  readonly owner: string | null;
+  readonly expiresAt: number | null;
+}
+
+export interface Refused {
+  readonly kind: 'held';
+  readonly holder: HolderView | null;
+  /** Seconds until the holding may expire (at least 1). */
+  readonly retryAfterS: number;
+}
+
+export interface Inspected extends HolderRecord {
+  readonly fence: number | undefined;
+  readonly expiresAt: number | null;
+  readonly ttlRemainingMs: number | null;
+  /** The holder's store token, when the backend tells. */
+  readonly storeToken: string | undefined;
+}
+
+export interface Renewed {
+  readonly fence: number | undefined;
+  readonly ttlMs: number;
+  readonly expiresAt: number;
+}
+
+/** The wait and no-wait acquires, as answered to clients. */
+export class LockService {
+  readonly locker: Locker;
+  readonly backend: LeaseBackend;
+  readonly #secret: string;
+  readonly #metrics: ServiceMetrics;
+
+  constructor(locker: Locker, backend: LeaseBackend, secret: string, metrics: ServiceMetrics) {
+    this.locker = locker;
+    this.backend = backend;
+    this.#secret = secret;
+    this.#metrics = metrics;
+  }
+
+  /** Checks a TTL against the backend's range before any I/O (400 naming the range). */
+  checkTtl(ttlMs: number, operation: string): number {
+    return checkTtl(this.backend, ttlMs, operation);
+  }
+
+  async acquire(input: AcquireInput): Promise<Granted | Refused> {
+    const key = storeKey(input.tenant, input.key);
+    this.checkTtl(input.ttlMs, 'acquire');
+    const owner = encodeHolder({ owner: input.owner, mode: input.mode, metadata: input.metadata });
+    // Timeout mode always: the service never renews by itself (clients renew over HTTP).
+    const options = { ttl: input.ttlMs, owner, mode: 'timeout' as const, signal: input.signal };
+    const token =
+      input.idempotencyKey === undefined
+        ? undefined
+        : idempotentStoreToken(this.#secret, input.tenant, input.key, input.idempotencyKey);
+    let lease: Lease | null = null;
+    try {
+      // One attempt first: with a derived token, a retry of a granted request is granted again
+      // at once (same holding), even while this locker still tracks the first grant.
+      lease = await this.locker.tryAcquire(key, token === undefined ? options : { ...options, token });
+      if (lease === null && input.waitMs > 0) {
+        lease = await this.locker.acquire(key, {
+          ...options,
+          wait: input.waitMs,
+          ...(token === undefined ? {} : { token }),
+        });
+      }
+    } catch (error) {
+      if (!isLeaseError(error, 'ACQUIRE_TIMEOUT')) {
+        if (input.signal.aborted) {
+          throw new ProblemError(503, 'SHUTTING_DOWN', 'the wait was cut short: the service is shutting down', {
+            headers: { 'retry-after': '1' },
+          });
+        }
+        this.#metrics.acquire('error', undefined);
+        throw error;
+      }
+    }
+    const waitedMs = Math.max(0, Math.round(input.elapsedMs()));
+    const waited = input.waitMs > 0 ? waitedMs / 1_000 : undefined;
+    if (lease !== null) {
+      this.#metrics.acquire('granted', waited);
+      return {
+        kind: 'granted',
+        token: encodeLeaseToken(lease.token, lease.fence),
+        fence: lease.fence,
+        ttlMs: input.ttlMs,
+        expiresAt: Math.floor(lease.expiresAt),
+        waitedMs,
+      };
+    }
+    this.#metrics.acquire(input.waitMs > 0 ? 'timed_out' : 'contended', waited);
+    return { kind: 'held', ...(await this.#holder(key)) };
+  }
+
+  /** Who holds `key`, never the token: best effort (a failing inspect gives `null`). */
+  async #holder(key: string): Promise<{ holder: HolderView | null; retryAfterS: number }> {
+    try {
+      const info = this.backend.inspect ? await this.locker.inspect(key) : null;
+      if (info?.held) {
+        const remaining = info.ttlRemainingMs;
+        return {
+          holder: {
+            owner: decodeHolder(info.owner).owner,
+            expiresAt: remaining === undefined ? null : Math.floor(Date.now() + remaining),
+          },
+          retryAfterS: remaining === undefined ? 1 : Math.max(1, Math.ceil(remaining / 1_000)),
+        };
+      }
+    } catch {
+      // The 409 stands without the holder's details.
+    }
+    return { holder: null, retryAfterS: 1 };
+  }
+
+  /** Renews the holding `token` names; 400 for a token this service never issues, 410 when lost. */
+  async renew(tenant: string, key: string, token: string, ttlMs: number): Promise<Renewed> {
+    const ref = this.#ref(tenant, key, token);
+    this.checkTtl(ttlMs, 'renew');
+    try {
+      const renewed = await this.locker.renewHolding(ref, { ttl: ttlMs });
+      this.#metrics.renewal('renewed');
+      return { fence: renewed.fence ?? ref.fence, ttlMs: renewed.ttlMs, expiresAt: Math.floor(renewed.expiresAt) };
+    } catch (error) {
+      this.#metrics.renewal(isLeaseError(error, 'LEASE_LOST') ? 'lost' : 'error');
+      throw error;
+    }
+  }
+
+  /** Releases the holding `token` names: `false` when it no longer held the key. */
+  async release(tenant: string, key: string, token: string): Promise<boolean> {
+    const released = await this.locker.releaseHolding(this.#ref(tenant, key, token));
+    if (!released) this.#metrics.releaseLost();
+    return released;
+  }
+
+  /** The store's view of the tenant's `key`: `null` when nobody holds it. */
+  async inspect(tenant: string, key: string): Promise<Inspected | null> {
+    const info = await this.locker.inspect(storeKey(tenant, key));
+    if (!info?.held) return null;
+    const remaining = info.ttlRemainingMs;
+    return {
+      ...decodeHolder(info.owner),
+      fence: info.fence,
+      expiresAt: remaining === undefined ? null : Date.now() + remaining,
+      ttlRemainingMs: remaining === undefined ? null : Math.max(0, Math.round(remaining)),
+      storeToken: info.token,
+    };
+  }
+
+  /** `token` decoded, or a 400: a malformed token is bad input, not a lost lease. */
+  #ref(tenant: string, key: string, token: string): { key: string; token: string; fence?: number } {
+    const decoded = decodeLeaseToken(token);
+    if (!decoded) {
+      throw new ProblemError(400, 'INVALID_ARGUMENT', 'Lease-Token is not a lease token this service issued');
+    }
+    const ref = { key: storeKey(tenant, key), token: decoded.storeToken };
+    return decoded.fence === undefined ? ref : { ...ref, fence: decoded.fence };
+  }
+
+  /** The token of a seed-route request, decoded, or `undefined` when malformed. */
+  decodeToken(token: string): ReturnType<typeof decodeLeaseToken> {
+    return decodeLeaseToken(token);
+  }
+}

@@ -1,0 +1,114 @@
+import type { LockerHooks } from '@leasekit/core';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type AcquireOutcome = 'granted' | 'contended' | 'timed_out' | 'error';
+
+/**
+ * Prometheus metrics of one server instance: its own registry, so two servers in one process
+ * (tests) never share a counter. Everything is per instance: behind a load balancer, sum them.
+ */
+export class ServiceMetrics {
+  readonly registry: Registry = new Registry();
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #latency: Histogram<'method' | 'route' | 'status'>;
+  readonly #acquires: Counter<'outcome'>;
+  readonly #waits: Histogram<'outcome'>;
+  readonly #holds: Histogram;
+  readonly #renewals: Counter<'outcome'>;
+  readonly #losses: Counter<'operation'>;
+  readonly #expired: Counter;
+
+  constructor(heldCount: () => number) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'leasekit_' });
+    this.#requests = new Counter({
+      name: 'leasekit_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'leasekit_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status (server-side waits included)',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#acquires = new Counter({
+      name: 'leasekit_acquires_total',
+      help: 'Acquire requests by outcome: granted, contended (409 without waiting), timed_out (409 after waiting), error',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#waits = new Histogram({
+      name: 'leasekit_acquire_wait_seconds',
+      help: 'Time acquires with a wait spent waiting on the server, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#holds = new Histogram({
+      name: 'leasekit_hold_seconds',
+      help: 'How long leases acquired through this instance were held until released through it',
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 3600],
+      registers,
+    });
+    this.#renewals = new Counter({
+      name: 'leasekit_renewals_total',
+      help: 'Renew requests by outcome: renewed, lost (410), error',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#losses = new Counter({
+      name: 'leasekit_leases_lost_total',
+      help: 'Renew or release requests whose token no longer held the key (410 LEASE_LOST)',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.#expired = new Counter({
+      name: 'leasekit_leases_expired_total',
+      help: 'Leases acquired through this instance whose TTL ran out before a release through it',
+      registers,
+    });
+    new Gauge({
+      name: 'leasekit_leases_held',
+      help: 'Leases acquired through this instance and neither released through it nor expired (approximate: a lease released or renewed through another instance counts here until its TTL runs out)',
+      registers,
+      collect() {
+        this.set(heldCount());
+      },
+    });
+  }
+
+  request(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.#requests.inc(labels);
+    this.#latency.observe(labels, seconds);
+  }
+
+  acquire(outcome: AcquireOutcome, waitedSeconds: number | undefined): void {
+    this.#acquires.inc({ outcome });
+    if (waitedSeconds !== undefined) this.#waits.observe({ outcome }, waitedSeconds);
+  }
+
+  renewal(outcome: 'renewed' | 'lost' | 'error'): void {
+    this.#renewals.inc({ outcome });
+    if (outcome === 'lost') this.#losses.inc({ operation: 'renew' });
+  }
+
+  releaseLost(): void {
+    this.#losses.inc({ operation: 'release' });
+  }
+
+  /** The locker's hooks: hold times and expiries of the holdings it tracks. */
+  lockerHooks(): LockerHooks {
+    return {
+      released: (event) => {
+        if (event.wasHeld) this.#holds.observe(event.heldMs / 1_000);
+      },
+      lost: (event) => {
+        if (event.error.reason === 'expired') this.#expired.inc();
+      },
+    };
+  }
+}
