@@ -89,8 +89,8 @@ export interface LockClient {
    * `AcquireTimeoutError` (`ACQUIRE_TIMEOUT`) once `wait` has passed.
    */
   acquire(key: string, options?: LockAcquireOptions): Promise<AcquiredLock>;
-  /** `true` when released, `false` when the lock was no longer held (410). */
-  release(lock: Lock): Promise<boolean>;
+  /** `true` when released, `false` when the lock was no longer held (410). Needs only `key` and `token`. */
+  release(lock: Pick<Lock, 'key' | 'token'>): Promise<boolean>;
   /** Extends the lock to `ttl` from now (default: its TTL). `LeaseLostError` (`LEASE_LOST`) if it is no longer held. */
   refresh(lock: Lock, ttl?: Duration): Promise<Lock>;
   /** Who holds `key`, or `null` when nobody does. */
@@ -127,7 +127,7 @@ export function createLockClient(options: LockClientOptions): LockClient {
     }
     return key;
   };
-  const checkLock = (lock: Lock, operation: string): Lock => {
+  const checkLock = <L extends Pick<Lock, 'key' | 'token'>>(lock: L, operation: string): L => {
     if (typeof lock !== 'object' || lock === null || typeof lock.token !== 'string' || lock.token === '') {
       throw new InvalidArgumentError('lock must be a Lock returned by acquire (with key and token)', {
         backend: NAME,
@@ -138,7 +138,7 @@ export function createLockClient(options: LockClientOptions): LockClient {
     return lock;
   };
 
-  const release = async (lock: Lock): Promise<boolean> => {
+  const release = async (lock: Pick<Lock, 'key' | 'token'>): Promise<boolean> => {
     checkLock(lock, 'release');
     const where = { backend: NAME, operation: 'release', key: lock.key };
     const answer = await transport.send(
