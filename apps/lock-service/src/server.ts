@@ -74,6 +74,15 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Long enough for any key the schema would refuse with a message; longer ones meet frameworkErrors.
+    routerOptions: { maxParamLength: 1024 },
+    frameworkErrors: (error, request, reply) => {
+      const detail =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'key must be 1-200 of A-Z a-z 0-9 . _ : ~ -'
+          : 'malformed URL';
+      return sendProblem(reply, request, new ProblemError(400, 'INVALID_ARGUMENT', detail));
+    },
     forceCloseConnections: 'idle',
     // Bodies are validated as sent: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
