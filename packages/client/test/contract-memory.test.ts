@@ -2,12 +2,13 @@ import { runLeaseContractTests } from '@leasekit/contract-tests';
 import { createMemoryBackend, createMemoryStore } from '@leasekit/memory';
 import { afterAll, beforeAll } from 'vitest';
 import { createHttpBackend, HoldingTokens } from '../src/index.js';
-import { type StandIn, startStandIn } from './stand-in.js';
+import { type RunningService, startService } from './service.js';
 
+// client → lock service → memory. The service's store is one the test can reach, to force expiry.
 const store = createMemoryStore();
-let service: StandIn;
+let service: RunningService;
 beforeAll(async () => {
-  service = await startStandIn(createMemoryBackend({ store }));
+  service = await startService({ backend: createMemoryBackend({ store }) });
 });
 afterAll(() => service.close());
 
@@ -22,8 +23,9 @@ runLeaseContractTests({
     renew: true,
     fencing: true,
     inspect: true,
-    minTtlMs: 10,
-    maxTtlMs: 86_400_000,
+    minTtlMs: 1,
+    maxTtlMs: 2 ** 31 - 1,
   },
+  // The service keeps tenant `public`'s keys (insecure mode) under `public/`.
   hooks: { forceExpire: (key) => createMemoryBackend({ store }).forceExpire(`public/${key}`) },
 });

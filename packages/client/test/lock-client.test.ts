@@ -24,7 +24,7 @@ const failure = (promise: Promise<unknown>) =>
   );
 
 beforeAll(async () => {
-  service = await startService({ tenant: API_KEY });
+  service = await startService({ apiKeys: { tenant: API_KEY } });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));

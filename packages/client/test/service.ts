@@ -1,13 +1,32 @@
+import type { LeaseBackend } from '@leasekit/core';
+import { buildServer, loadConfig } from '@leasekit/lock-service';
 import { createMemoryBackend } from '@leasekit/memory';
-import { type StandIn, startStandIn } from './stand-in.js';
 
 export interface RunningService {
   readonly url: string;
   close(): Promise<void>;
 }
 
-/** A lock service on a free loopback port over the memory backend; `apiKeys`: tenant → key. */
-export async function startService(apiKeys: Record<string, string> = {}): Promise<RunningService> {
-  const service: StandIn = await startStandIn(createMemoryBackend(), apiKeys);
-  return service;
+/**
+ * The real lock service (apps/lock-service), in process, on a free loopback port, logging
+ * nothing. `apiKeys`: tenant → key; none means `--insecure` (tenant `public`). `backend`: the
+ * store behind it (default: a new memory backend); the service closes it.
+ */
+export async function startService(
+  options: { apiKeys?: Record<string, string>; backend?: LeaseBackend; env?: Record<string, string> } = {},
+): Promise<RunningService> {
+  const keys = Object.entries(options.apiKeys ?? {});
+  const env: Record<string, string> = {
+    LEASEKIT_LOG_LEVEL: 'silent',
+    LEASEKIT_TOKEN_SECRET: 'client-tests-token-secret-0123456789',
+    ...options.env,
+  };
+  if (keys.length > 0) env.LEASEKIT_API_KEYS = keys.map(([tenant, key]) => `${tenant}:${key}`).join(',');
+  const config = loadConfig(env, keys.length > 0 ? [] : ['--insecure']);
+  const app = await buildServer(config, { backend: options.backend ?? createMemoryBackend() });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string')
+    throw new Error('the lock service did not listen on a port');
+  return { url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
 }

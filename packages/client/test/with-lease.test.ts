@@ -24,7 +24,7 @@ const lost = (signal: AbortSignal) =>
   );
 
 beforeAll(async () => {
-  service = await startService({ tenant: API_KEY });
+  service = await startService({ apiKeys: { tenant: API_KEY } });
   admin = createLockClient({ baseUrl: service.url, apiKey: API_KEY });
 });
 afterAll(async () => {
