@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const main = fileURLToPath(new URL('../dist/walkthrough.js', import.meta.url));
 
 it('the demo takes, renews, loses and hands over leases, then exits on its own', async () => {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [main], { timeout: 20_000 });

@@ -1,7 +1,7 @@
 /**
  * The embedded-defaults demo: one process, the in-memory backend, two workers. It takes a lease,
  * keeps it by renewal past several TTLs, loses it when another worker takes the key over, and
- * shows a timeout lock expiring and fencing tokens increasing. Run: `./dev demo`.
+ * shows a timeout lock expiring and fencing tokens increasing. Run: `./dev demo library`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocker, type LeaseLostError, type LockerHooks } from '@leasekit/core';
