@@ -1,6 +1,5 @@
 import type { LeaseBackend } from '@leasekit/core';
 import { buildServer, loadConfig } from '@leasekit/lock-service';
-import { createMemoryBackend } from '@leasekit/memory';
 
 export interface RunningService {
   readonly url: string;
@@ -10,7 +9,8 @@ export interface RunningService {
 /**
  * The real lock service (apps/lock-service), in process, on a free loopback port, logging
  * nothing. `apiKeys`: tenant → key; none means `--insecure` (tenant `public`). `backend`: the
- * store behind it (default: a new memory backend); the service closes it.
+ * store behind it, which the service closes (default: the one `env` configures, memory unless
+ * `LEASEKIT_BACKEND` says otherwise).
  */
 export async function startService(
   options: { apiKeys?: Record<string, string>; backend?: LeaseBackend; env?: Record<string, string> } = {},
@@ -23,7 +23,7 @@ export async function startService(
   };
   if (keys.length > 0) env.LEASEKIT_API_KEYS = keys.map(([tenant, key]) => `${tenant}:${key}`).join(',');
   const config = loadConfig(env, keys.length > 0 ? [] : ['--insecure']);
-  const app = await buildServer(config, { backend: options.backend ?? createMemoryBackend() });
+  const app = await buildServer(config, options.backend ? { backend: options.backend } : {});
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string')

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLocker, type LeaseLostError, type Locker } from '@leasekit/core';
+import {
+  createLocker,
+  isLeaseError,
+  type LeaseError,
+  type LeaseLostError,
+  type Locker,
+} from '@leasekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpBackend, createLockClient, HoldingTokens, type LockClient } from '../src/index.js';
 import { type RunningService, startService } from './service.js';
@@ -82,6 +88,16 @@ describe('createLocker(createHttpBackend(...)) through the service', () => {
     expect(await lease.release()).toBe(false);
     expect(await admin.inspect(k)).toMatchObject({ held: true, fence: thief.lock.fence });
     await thief.release();
+  });
+
+  it('an acquire of a key held throughout its wait gives up with ACQUIRE_TIMEOUT', async () => {
+    const [a, b] = [await newLocker(), await newLocker()];
+    const k = key('timeout');
+    const lease = await a.acquire(k);
+    const error = (await b.acquire(k, { wait: 300 }).catch((e: unknown) => e)) as LeaseError;
+    expect(isLeaseError(error, 'ACQUIRE_TIMEOUT')).toBe(true);
+    expect(error.message).toContain(k);
+    await lease.release();
   });
 
   it('a waiter of one locker is served by the service when another locker releases', async () => {
