@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { LeaseBackend } from '@leasekit/core';
 import { createAzureBlobBackend } from '@leasekit/azure-blob';
+import type { LeaseBackend } from '@leasekit/core';
 import { createDynamoDbBackend, createLockTable } from '@leasekit/dynamodb';
 import { createMemoryBackend } from '@leasekit/memory';
 import { createRedisBackend } from '@leasekit/redis';

@@ -45,14 +45,26 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: undefined,
     description: 'azure-blob: storage connection string (UseDevelopmentStorage=true for Azurite)',
   },
-  { name: 'LEASEKIT_AZURE_CONTAINER', default: 'leasekit-locks', description: 'azure-blob: container of the lock blobs' },
-  { name: 'LEASEKIT_DYNAMODB_TABLE', default: undefined, description: 'dynamodb: table name (schema: see @leasekit/dynamodb)' },
+  {
+    name: 'LEASEKIT_AZURE_CONTAINER',
+    default: 'leasekit-locks',
+    description: 'azure-blob: container of the lock blobs',
+  },
+  {
+    name: 'LEASEKIT_DYNAMODB_TABLE',
+    default: undefined,
+    description: 'dynamodb: table name (schema: see @leasekit/dynamodb)',
+  },
   {
     name: 'LEASEKIT_DYNAMODB_ENDPOINT',
     default: undefined,
     description: 'dynamodb: endpoint URL (DynamoDB Local); unset: AWS',
   },
-  { name: 'LEASEKIT_DYNAMODB_REGION', default: 'us-east-1', description: 'dynamodb: AWS region (else AWS_REGION)' },
+  {
+    name: 'LEASEKIT_DYNAMODB_REGION',
+    default: 'us-east-1',
+    description: 'dynamodb: AWS region (else AWS_REGION)',
+  },
   {
     name: 'LEASEKIT_DYNAMODB_CREATE_TABLE',
     default: '0',
@@ -64,7 +76,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       'secret (32+ characters) for Idempotency-Key tokens; every instance behind one load balancer needs the same; unset: random per process',
   },
-  { name: 'LEASEKIT_SEED_ROUTES', default: 'on', description: "on | off: the seed service's POST /lock, /unlock, /refresh, GET /ttl" },
+  {
+    name: 'LEASEKIT_SEED_ROUTES',
+    default: 'on',
+    description: "on | off: the seed service's POST /lock, /unlock, /refresh, GET /ttl",
+  },
   { name: 'LEASEKIT_LOG_LEVEL', default: 'info', description: LOG_LEVELS.join(' | ') },
 ];
 
@@ -153,7 +169,8 @@ function parseApiKeys(env: Env): Map<string, string> {
         `entry ${index + 1} must be tenant:key (tenant: 1-64 of A-Z a-z 0-9 . _ -; key: 16-256 printable characters without ',' or spaces)`,
       );
     }
-    if (keys.has(key)) throw new ConfigError('LEASEKIT_API_KEYS', `entry ${index + 1} repeats an earlier key`);
+    if (keys.has(key))
+      throw new ConfigError('LEASEKIT_API_KEYS', `entry ${index + 1} repeats an earlier key`);
     keys.set(key, tenant);
   }
   return keys;
@@ -193,7 +210,10 @@ function parseBackend(env: Env): BackendConfig {
     case 'dynamodb': {
       const endpoint = read(env, 'LEASEKIT_DYNAMODB_ENDPOINT');
       if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
-        throw new ConfigError('LEASEKIT_DYNAMODB_ENDPOINT', `must be an http(s):// URL; got ${JSON.stringify(endpoint)}`);
+        throw new ConfigError(
+          'LEASEKIT_DYNAMODB_ENDPOINT',
+          `must be an http(s):// URL; got ${JSON.stringify(endpoint)}`,
+        );
       }
       return {
         kind,
@@ -218,7 +238,8 @@ function parseBackend(env: Env): BackendConfig {
  */
 export function loadConfig(env: Env, argv: readonly string[] = []): ServiceConfig {
   for (const arg of argv) {
-    if (arg !== '--insecure') throw new ConfigError('argv', `unknown argument ${JSON.stringify(arg)}; allowed: --insecure`);
+    if (arg !== '--insecure')
+      throw new ConfigError('argv', `unknown argument ${JSON.stringify(arg)}; allowed: --insecure`);
   }
   const port = parsePort(env);
   const host = read(env, 'HOST') ?? '0.0.0.0';
@@ -237,7 +258,10 @@ export function loadConfig(env: Env, argv: readonly string[] = []): ServiceConfi
   }
   const seed = (read(env, 'LEASEKIT_SEED_ROUTES') ?? 'on').toLowerCase();
   if (seed !== 'on' && seed !== 'off') {
-    throw new ConfigError('LEASEKIT_SEED_ROUTES', `must be on or off; got ${JSON.stringify(env.LEASEKIT_SEED_ROUTES)}`);
+    throw new ConfigError(
+      'LEASEKIT_SEED_ROUTES',
+      `must be on or off; got ${JSON.stringify(env.LEASEKIT_SEED_ROUTES)}`,
+    );
   }
   const logLevel = (read(env, 'LEASEKIT_LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {

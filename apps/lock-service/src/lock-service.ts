@@ -118,9 +118,14 @@ export class LockService {
     } catch (error) {
       if (!isLeaseError(error, 'ACQUIRE_TIMEOUT')) {
         if (input.signal.aborted) {
-          throw new ProblemError(503, 'SHUTTING_DOWN', 'the wait was cut short: the service is shutting down', {
-            headers: { 'retry-after': '1' },
-          });
+          throw new ProblemError(
+            503,
+            'SHUTTING_DOWN',
+            'the wait was cut short: the service is shutting down',
+            {
+              headers: { 'retry-after': '1' },
+            },
+          );
         }
         this.#metrics.acquire('error', undefined);
         throw error;
@@ -170,7 +175,11 @@ export class LockService {
     try {
       const renewed = await this.locker.renewHolding(ref, { ttl: ttlMs });
       this.#metrics.renewal('renewed');
-      return { fence: renewed.fence ?? ref.fence, ttlMs: renewed.ttlMs, expiresAt: Math.floor(renewed.expiresAt) };
+      return {
+        fence: renewed.fence ?? ref.fence,
+        ttlMs: renewed.ttlMs,
+        expiresAt: Math.floor(renewed.expiresAt),
+      };
     } catch (error) {
       this.#metrics.renewal(isLeaseError(error, 'LEASE_LOST') ? 'lost' : 'error');
       throw error;

@@ -86,7 +86,11 @@ export function fromLeaseError(error: LeaseError): ProblemError {
       return new ProblemError(400, 'INVALID_ARGUMENT', detail);
     case 'LEASE_LOST':
     case 'NOT_HOLDER':
-      return new ProblemError(410, 'LEASE_LOST', 'the lease token no longer holds this key (expired, released or taken)');
+      return new ProblemError(
+        410,
+        'LEASE_LOST',
+        'the lease token no longer holds this key (expired, released or taken)',
+      );
     case 'ACQUIRE_TIMEOUT':
       return new ProblemError(409, 'LOCK_HELD', detail);
     case 'UNAUTHORIZED':
@@ -98,9 +102,14 @@ export function fromLeaseError(error: LeaseError): ProblemError {
         headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) },
       });
     case 'CLOSED':
-      return new ProblemError(503, 'SHUTTING_DOWN', 'the service is shutting down; retry on another instance', {
-        headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) },
-      });
+      return new ProblemError(
+        503,
+        'SHUTTING_DOWN',
+        'the service is shutting down; retry on another instance',
+        {
+          headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) },
+        },
+      );
     default:
       return new ProblemError(503, 'BACKEND_UNAVAILABLE', 'the store is unavailable', {
         headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) },
@@ -132,16 +141,29 @@ export function toProblem(error: unknown): { problem: ProblemError; internal: bo
       fastifyCodes[fastifyError?.code ?? ''] ??
       (status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_ARGUMENT');
     const normalized = code === 'INVALID_ARGUMENT' ? 400 : status;
-    return { problem: new ProblemError(normalized, code, fastifyError?.message ?? 'bad request'), internal: false };
+    return {
+      problem: new ProblemError(normalized, code, fastifyError?.message ?? 'bad request'),
+      internal: false,
+    };
   }
   if (error instanceof SyntaxError) {
-    return { problem: new ProblemError(400, 'INVALID_ARGUMENT', 'the body is not valid JSON'), internal: false };
+    return {
+      problem: new ProblemError(400, 'INVALID_ARGUMENT', 'the body is not valid JSON'),
+      internal: false,
+    };
   }
-  return { problem: new ProblemError(500, 'INTERNAL', 'internal error; see the service logs'), internal: true };
+  return {
+    problem: new ProblemError(500, 'INTERNAL', 'internal error; see the service logs'),
+    internal: true,
+  };
 }
 
 /** Sends `problem` as `application/problem+json`. */
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemError): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  problem: ProblemError,
+): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
   if (problem.status === 401) void reply.header('www-authenticate', 'Bearer realm="leasekit"');
   return reply
@@ -154,7 +176,7 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
 export const problemSchema = {
   $id: 'Problem',
   type: 'object',
-  description: 'An RFC 9457 problem with leasekit\'s `code`',
+  description: "An RFC 9457 problem with leasekit's `code`",
   required: ['type', 'title', 'status', 'code', 'detail'],
   properties: {
     type: { type: 'string' },

@@ -118,7 +118,10 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
   const tenantOf = authenticator.tenantOf.bind(authenticator);
   const shutdown = new AbortController();
 
-  if (config.insecure) app.log.warn('no API keys: serving without authentication (--insecure); every request is tenant "public"');
+  if (config.insecure)
+    app.log.warn(
+      'no API keys: serving without authentication (--insecure); every request is tenant "public"',
+    );
   if (config.tokenSecretGenerated) {
     app.log.info('LEASEKIT_TOKEN_SECRET unset: Idempotency-Key retries are recognised by this instance only');
   }
@@ -127,11 +130,15 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
   // Nothing else is parsed: any other media type is a 415.
   app.removeAllContentTypeParsers();
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text === '') return done(null, null);
-    return parseJson(request, text, done);
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT },
+    (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text === '') return done(null, null);
+      return parseJson(request, text, done);
+    },
+  );
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -158,12 +165,23 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
     else if (problem.status >= 500) request.log.warn({ err: error }, problem.message);
     if (request.routeOptions.config.seed) {
       for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
-      return reply.code(problem.status).type('application/json').send(JSON.stringify({ error: problem.message }));
+      return reply
+        .code(problem.status)
+        .type('application/json')
+        .send(JSON.stringify({ error: problem.message }));
     }
     return sendProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, new ProblemError(404, 'NOT_FOUND', `no route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}`)),
+    sendProblem(
+      reply,
+      request,
+      new ProblemError(
+        404,
+        'NOT_FOUND',
+        `no route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}`,
+      ),
+    ),
   );
 
   app.addSchema(problemSchema);
@@ -178,12 +196,18 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json.$id === 'string' ? json.$id : `def-${index}`,
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  await app.register(opsRoutes, { service, metrics, insecure: config.insecure, openapi: () => app.swagger() });
+  await app.register(opsRoutes, {
+    service,
+    metrics,
+    insecure: config.insecure,
+    openapi: () => app.swagger(),
+  });
   await app.register(locksRoutes, { service, tenantOf, shutdown: shutdown.signal });
   if (config.seedRoutes) await app.register(seedRoutes, { service, tenantOf });
   return app;

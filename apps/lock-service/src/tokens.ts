@@ -53,10 +53,13 @@ export function decodeLeaseToken(token: string): DecodedToken | undefined {
  * `secret`, so a retry is the same acquire to the store (same holding, same fence), and
  * unguessable without the secret. Shaped as a version-4 UUID because Azure lease IDs must be.
  */
-export function idempotentStoreToken(secret: string, tenant: string, key: string, idempotencyKey: string): string {
-  const digest = createHmac('sha256', secret)
-    .update(`${tenant}\n${key}\n${idempotencyKey}`)
-    .digest();
+export function idempotentStoreToken(
+  secret: string,
+  tenant: string,
+  key: string,
+  idempotencyKey: string,
+): string {
+  const digest = createHmac('sha256', secret).update(`${tenant}\n${key}\n${idempotencyKey}`).digest();
   digest[6] = (digest[6]! & 0x0f) | 0x40;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
   const hex = digest.subarray(0, 16).toString('hex');

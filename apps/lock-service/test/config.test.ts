@@ -18,7 +18,13 @@ function refusal(env: Record<string, string>, argv: string[] = []): ConfigError 
 describe('configuration', () => {
   it('has defaults for development: memory backend, seed routes on, port 8080', () => {
     const config = loadConfig(keys);
-    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', insecure: false, seedRoutes: true, logLevel: 'info' });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      insecure: false,
+      seedRoutes: true,
+      logLevel: 'info',
+    });
     expect(config.backend).toEqual({ kind: 'memory' });
     expect(config.apiKeys.get('0123456789abcdef0123')).toBe('acme');
     expect(config.tokenSecretGenerated).toBe(true);
@@ -26,11 +32,23 @@ describe('configuration', () => {
 
   it('reads every backend', () => {
     expect(
-      loadConfig({ ...keys, LEASEKIT_BACKEND: 'redis', LEASEKIT_REDIS_URLS: 'redis://a:1, redis://b:2,rediss://c:3' }).backend,
+      loadConfig({
+        ...keys,
+        LEASEKIT_BACKEND: 'redis',
+        LEASEKIT_REDIS_URLS: 'redis://a:1, redis://b:2,rediss://c:3',
+      }).backend,
     ).toEqual({ kind: 'redis', urls: ['redis://a:1', 'redis://b:2', 'rediss://c:3'], prefix: 'leasekit:' });
     expect(
-      loadConfig({ ...keys, LEASEKIT_BACKEND: 'azure-blob', LEASEKIT_AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true' }).backend,
-    ).toEqual({ kind: 'azure-blob', connectionString: 'UseDevelopmentStorage=true', container: 'leasekit-locks' });
+      loadConfig({
+        ...keys,
+        LEASEKIT_BACKEND: 'azure-blob',
+        LEASEKIT_AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      }).backend,
+    ).toEqual({
+      kind: 'azure-blob',
+      connectionString: 'UseDevelopmentStorage=true',
+      container: 'leasekit-locks',
+    });
     expect(
       loadConfig({
         ...keys,
@@ -38,7 +56,13 @@ describe('configuration', () => {
         LEASEKIT_DYNAMODB_TABLE: 'locks',
         LEASEKIT_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
       }).backend,
-    ).toEqual({ kind: 'dynamodb', table: 'locks', endpoint: 'http://127.0.0.1:8000', region: 'us-east-1', createTable: false });
+    ).toEqual({
+      kind: 'dynamodb',
+      table: 'locks',
+      endpoint: 'http://127.0.0.1:8000',
+      region: 'us-east-1',
+      createTable: false,
+    });
   });
 
   it('names the bad variable and what it allows', () => {
@@ -50,11 +74,19 @@ describe('configuration', () => {
       [{ LEASEKIT_BACKEND: 'redis', LEASEKIT_REDIS_URLS: 'http://x:1' }, 'LEASEKIT_REDIS_URLS', /redis:\/\//],
       [{ LEASEKIT_BACKEND: 'azure-blob' }, 'LEASEKIT_AZURE_CONNECTION_STRING', /required/],
       [{ LEASEKIT_BACKEND: 'dynamodb' }, 'LEASEKIT_DYNAMODB_TABLE', /required/],
-      [{ LEASEKIT_BACKEND: 'dynamodb', LEASEKIT_DYNAMODB_TABLE: 't', LEASEKIT_DYNAMODB_ENDPOINT: 'nope' }, 'LEASEKIT_DYNAMODB_ENDPOINT', /http/],
+      [
+        { LEASEKIT_BACKEND: 'dynamodb', LEASEKIT_DYNAMODB_TABLE: 't', LEASEKIT_DYNAMODB_ENDPOINT: 'nope' },
+        'LEASEKIT_DYNAMODB_ENDPOINT',
+        /http/,
+      ],
       [{ LEASEKIT_API_KEYS: 'acme' }, 'LEASEKIT_API_KEYS', /tenant:key/],
       [{ LEASEKIT_API_KEYS: 'acme:short' }, 'LEASEKIT_API_KEYS', /16-256/],
       [{ LEASEKIT_API_KEYS: 'a/b:0123456789abcdef0123' }, 'LEASEKIT_API_KEYS', /tenant/],
-      [{ LEASEKIT_API_KEYS: 'a:0123456789abcdef0123,b:0123456789abcdef0123' }, 'LEASEKIT_API_KEYS', /repeats/],
+      [
+        { LEASEKIT_API_KEYS: 'a:0123456789abcdef0123,b:0123456789abcdef0123' },
+        'LEASEKIT_API_KEYS',
+        /repeats/,
+      ],
       [{ LEASEKIT_TOKEN_SECRET: 'short' }, 'LEASEKIT_TOKEN_SECRET', /at least 32/],
       [{ LEASEKIT_SEED_ROUTES: 'maybe' }, 'LEASEKIT_SEED_ROUTES', /on or off/],
       [{ LEASEKIT_LOG_LEVEL: 'loud' }, 'LEASEKIT_LOG_LEVEL', /info/],
@@ -82,7 +114,9 @@ describe('configuration', () => {
 
   it('lists every variable it reads, and the README documents each', () => {
     const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
-    const read = new Set([...source.matchAll(/'((?:LEASEKIT_[A-Z_]+)|PORT|HOST)'/g)].map((match) => match[1]));
+    const read = new Set(
+      [...source.matchAll(/'((?:LEASEKIT_[A-Z_]+)|PORT|HOST)'/g)].map((match) => match[1]),
+    );
     const listed = CONFIG_VARIABLES.map((variable) => variable.name);
     expect(new Set(listed)).toEqual(read);
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -98,7 +132,8 @@ describe('Go durations (seed routes)', () => {
     expect(parseGoDuration('1.5h')).toBe(5_400_000);
     expect(parseGoDuration('1500us')).toBe(1.5);
     expect(parseGoDuration('0')).toBe(0);
-    for (const bad of ['', '10', 's', '-1s', '1d', '1s2', 'ten']) expect(parseGoDuration(bad), bad).toBeUndefined();
+    for (const bad of ['', '10', 's', '-1s', '1d', '1s2', 'ten'])
+      expect(parseGoDuration(bad), bad).toBeUndefined();
   });
 
   it('formats as time.Duration.String()', () => {

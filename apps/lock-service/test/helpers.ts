@@ -19,7 +19,12 @@ export async function startService(
   options: { backend?: LeaseBackend; argv?: string[] } = {},
 ): Promise<Service> {
   const config = loadConfig(
-    { LEASEKIT_API_KEYS: API_KEYS, LEASEKIT_LOG_LEVEL: 'silent', LEASEKIT_TOKEN_SECRET: 'x'.repeat(32), ...env },
+    {
+      LEASEKIT_API_KEYS: API_KEYS,
+      LEASEKIT_LOG_LEVEL: 'silent',
+      LEASEKIT_TOKEN_SECRET: 'x'.repeat(32),
+      ...env,
+    },
     options.argv ?? [],
   );
   const app = await buildServer(config, options.backend ? { backend: options.backend } : {});
@@ -37,6 +42,7 @@ export interface Answer {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
   /** The parsed body, or `undefined` when not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: JSON of any shape, read by the tests' assertions
   readonly body: any;
 }
 
@@ -44,7 +50,12 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: unknown; raw?: string; tenant?: keyof typeof KEYS | null } = {},
+  options: {
+    headers?: Record<string, string>;
+    body?: unknown;
+    raw?: string;
+    tenant?: keyof typeof KEYS | null;
+  } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = {};
   const tenant = options.tenant === undefined ? 'alpha' : options.tenant;
@@ -73,9 +84,15 @@ export async function call(
 }
 
 /** Asserts a problem+json answer and returns its body. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON of any shape, read by the tests' assertions
 export function problem(answer: Answer, status: number, code: string): any {
-  if (answer.status !== status || !String(answer.headers['content-type']).startsWith('application/problem+json')) {
-    throw new Error(`expected ${status} problem+json ${code}, got ${answer.status} ${answer.headers['content-type']}: ${answer.text}`);
+  if (
+    answer.status !== status ||
+    !String(answer.headers['content-type']).startsWith('application/problem+json')
+  ) {
+    throw new Error(
+      `expected ${status} problem+json ${code}, got ${answer.status} ${answer.headers['content-type']}: ${answer.text}`,
+    );
   }
   if (answer.body?.code !== code) throw new Error(`expected code ${code}, got ${answer.text}`);
   return answer.body;

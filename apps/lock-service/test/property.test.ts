@@ -16,16 +16,46 @@ beforeAll(async () => {
 });
 afterAll(() => service.close());
 
-const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 40 });
+const printable = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)),
+  maxLength: 40,
+});
 /** A few valid keys (so requests meet each other's locks), and anything else. */
 const validKey = fc.constantFrom('a', 'b', 'orders:42', 'x.y_z~1-2', 'k'.repeat(200));
 const anyKey = fc.oneof(
   validKey,
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
-  fc.constantFrom('', 'a%2Fb', 'k'.repeat(201), 'k'.repeat(2000), '%E2%82%AC', '..', 'a b'.replace(' ', '%20')),
+  fc.constantFrom(
+    '',
+    'a%2Fb',
+    'k'.repeat(201),
+    'k'.repeat(2000),
+    '%E2%82%AC',
+    '..',
+    'a b'.replace(' ', '%20'),
+  ),
 );
 const duration = fc.oneof(
-  fc.constantFrom(1, 50, 1000, '1s', '250ms', '2m', 0, -1, 0.5, 2 ** 40, '', 'soon', '1d', '-1s', null, true, [], {}),
+  fc.constantFrom(
+    1,
+    50,
+    1000,
+    '1s',
+    '250ms',
+    '2m',
+    0,
+    -1,
+    0.5,
+    2 ** 40,
+    '',
+    'soon',
+    '1d',
+    '-1s',
+    null,
+    true,
+    [],
+    {},
+  ),
   printable,
 );
 // Waits that are valid stay short, so a batch never stalls on a held key.
@@ -48,7 +78,17 @@ const body = fc.oneof(
   { weight: 4, arbitrary: lockBody.map((value) => JSON.stringify(value)) },
   { weight: 1, arbitrary: fc.anything().map((value) => JSON.stringify(value) ?? 'null') },
   { weight: 1, arbitrary: fc.string({ maxLength: 60 }) },
-  { weight: 1, arbitrary: fc.constantFrom('{', '[1,2', '{"ttl":1', '{"__proto__":{"a":1}}', '{"constructor":{"prototype":{}}}', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '{',
+      '[1,2',
+      '{"ttl":1',
+      '{"__proto__":{"a":1}}',
+      '{"constructor":{"prototype":{}}}',
+      '',
+    ),
+  },
   { weight: 1, arbitrary: fc.constant(JSON.stringify({ owner: 'o'.repeat(17_000) })) },
 );
 const contentType = fc.constantFrom(
@@ -75,7 +115,14 @@ const leaseToken = fc.oneof(
 );
 const seedQuery = fc
   .record(
-    { resource: fc.oneof(validKey, printable), ttl: fc.oneof(fc.constantFrom('10s', '50ms', '1m30s', '0', '-1s', '1d'), printable), token: fc.oneof(printable, fc.uuid().map((u) => `${u}.3`)) },
+    {
+      resource: fc.oneof(validKey, printable),
+      ttl: fc.oneof(fc.constantFrom('10s', '50ms', '1m30s', '0', '-1s', '1d'), printable),
+      token: fc.oneof(
+        printable,
+        fc.uuid().map((u) => `${u}.3`),
+      ),
+    },
     { requiredKeys: [] },
   )
   .map((query) => `?${new URLSearchParams(query as Record<string, string>)}`);
@@ -95,11 +142,13 @@ const request: fc.Arbitrary<Generated> = fc
     route: fc.oneof(
       anyKey.map((key) => ({ path: `/v1/locks/${key}`, key, seed: false })),
       anyKey.map((key) => ({ path: `/v1/locks/${key}/renew`, key, seed: false })),
-      fc.constantFrom('/v1/capabilities', '/v1/locks', '/v1/locks/', '/v2/locks/a', '/', '/lock/x').map((path) => ({
-        path,
-        key: undefined,
-        seed: false,
-      })),
+      fc
+        .constantFrom('/v1/capabilities', '/v1/locks', '/v1/locks/', '/v2/locks/a', '/', '/lock/x')
+        .map((path) => ({
+          path,
+          key: undefined,
+          seed: false,
+        })),
       fc.tuple(fc.constantFrom('/lock', '/unlock', '/refresh', '/ttl'), seedQuery).map(([route, query]) => ({
         path: `${route}${query}`,
         key: undefined,
@@ -113,18 +162,30 @@ const request: fc.Arbitrary<Generated> = fc
     contentType,
     body: fc.option(body, { nil: undefined }),
   })
-  .map(({ method, route, authorization: auth, leaseToken: token, idempotencyKey, contentType: type, body: raw }) => {
-    const headers: Record<string, string> = {};
-    if (auth !== undefined) headers.authorization = auth;
-    if (token !== undefined) headers['lease-token'] = token;
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    if (type !== undefined) headers['content-type'] = type;
-    const withBody = raw !== undefined && method !== 'GET' && method !== 'HEAD';
-    // A seed route answers in the seed's shape only when the method is its own.
-    const seedMethod = route.path.startsWith('/ttl') ? method === 'GET' || method === 'HEAD' : method === 'POST';
-    const seed = route.seed && seedMethod;
-    return { method, path: route.path, key: route.key, seed, headers, body: withBody ? raw : undefined };
-  });
+  .map(
+    ({
+      method,
+      route,
+      authorization: auth,
+      leaseToken: token,
+      idempotencyKey,
+      contentType: type,
+      body: raw,
+    }) => {
+      const headers: Record<string, string> = {};
+      if (auth !== undefined) headers.authorization = auth;
+      if (token !== undefined) headers['lease-token'] = token;
+      if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+      if (type !== undefined) headers['content-type'] = type;
+      const withBody = raw !== undefined && method !== 'GET' && method !== 'HEAD';
+      // A seed route answers in the seed's shape only when the method is its own.
+      const seedMethod = route.path.startsWith('/ttl')
+        ? method === 'GET' || method === 'HEAD'
+        : method === 'POST';
+      const seed = route.seed && seedMethod;
+      return { method, path: route.path, key: route.key, seed, headers, body: withBody ? raw : undefined };
+    },
+  );
 
 /** Acquires that are always refused (a defect in the body, its type or its size): must lock nothing. */
 const poisoned: fc.Arbitrary<Generated> = fc
@@ -151,7 +212,9 @@ const poisoned: fc.Arbitrary<Generated> = fc
   }));
 
 describe('random requests', () => {
-  it(`answer 2xx or a well-formed 4xx, never a 5xx, over ${RUNS * BATCH} requests`, { timeout: 120_000 }, async () => {
+  it(`answer 2xx or a well-formed 4xx, never a 5xx, over ${RUNS * BATCH} requests`, {
+    timeout: 120_000,
+  }, async () => {
     const touched = new Set<string>();
     const granted = new Set<string>();
     let sent = 0;
@@ -160,41 +223,47 @@ describe('random requests', () => {
         fc.array(fc.oneof({ weight: 9, arbitrary: request }, { weight: 1, arbitrary: poisoned }), {
           minLength: BATCH,
           maxLength: BATCH,
-        }), async (batch) => {
-        const answers = await Promise.all(
-          batch.map(async (generated) => {
-            const headers = { ...generated.headers };
-            const answer = await call(service.url, generated.method, generated.path, {
-              tenant: null,
-              headers,
-              ...(generated.body === undefined ? {} : { raw: generated.body }),
-            });
-            return { generated, answer };
-          }),
-        );
-        sent += answers.length;
-        for (const { generated, answer } of answers) {
-          const where = `${generated.method} ${generated.path} ${JSON.stringify(generated.headers)} ${generated.body?.slice(0, 200)} → ${answer.status} ${answer.text.slice(0, 300)}`;
-          expect(answer.status, where).toBeLessThan(500);
-          expect(answer.status, where).toBeGreaterThanOrEqual(200);
-          if (generated.key !== undefined) touched.add(generated.key);
-          if (answer.status < 300) {
-            if (generated.key !== undefined && answer.status === 201) granted.add(generated.key);
-            continue;
+        }),
+        async (batch) => {
+          const answers = await Promise.all(
+            batch.map(async (generated) => {
+              const headers = { ...generated.headers };
+              const answer = await call(service.url, generated.method, generated.path, {
+                tenant: null,
+                headers,
+                ...(generated.body === undefined ? {} : { raw: generated.body }),
+              });
+              return { generated, answer };
+            }),
+          );
+          sent += answers.length;
+          for (const { generated, answer } of answers) {
+            const where = `${generated.method} ${generated.path} ${JSON.stringify(generated.headers)} ${generated.body?.slice(0, 200)} → ${answer.status} ${answer.text.slice(0, 300)}`;
+            expect(answer.status, where).toBeLessThan(500);
+            expect(answer.status, where).toBeGreaterThanOrEqual(200);
+            if (generated.key !== undefined) touched.add(generated.key);
+            if (answer.status < 300) {
+              if (generated.key !== undefined && answer.status === 201) granted.add(generated.key);
+              // The seed's POST /lock takes `resource` in the same namespace.
+              if (generated.seed && generated.path.startsWith('/lock?')) {
+                granted.add(new URLSearchParams(generated.path.slice('/lock?'.length)).get('resource') ?? '');
+              }
+              continue;
+            }
+            const type = String(answer.headers['content-type']);
+            if (generated.seed) {
+              expect(type, where).toMatch(/^application\/json/);
+              if (generated.method !== 'HEAD') expect(answer.body, where).toBeTypeOf('object');
+              continue;
+            }
+            expect(type, where).toMatch(/^application\/problem\+json/);
+            if (generated.method === 'HEAD') continue;
+            expect(answer.body?.status, where).toBe(answer.status);
+            expect(answer.body?.code, where).toMatch(/^[A-Z_]+$/);
+            expect(answer.text, where).not.toMatch(/\bat .*\.(ts|js):\d+/); // never a stack trace
           }
-          const type = String(answer.headers['content-type']);
-          if (generated.seed) {
-            expect(type, where).toMatch(/^application\/json/);
-            if (generated.method !== 'HEAD') expect(answer.body, where).toBeTypeOf('object');
-            continue;
-          }
-          expect(type, where).toMatch(/^application\/problem\+json/);
-          if (generated.method === 'HEAD') continue;
-          expect(answer.body?.status, where).toBe(answer.status);
-          expect(answer.body?.code, where).toMatch(/^[A-Z_]+$/);
-          expect(answer.text, where).not.toMatch(/\bat .*\.(ts|js):\d+/); // never a stack trace
-        }
-      }),
+        },
+      ),
       { numRuns: RUNS, endOnFailure: true },
     );
     expect(sent).toBeGreaterThanOrEqual(10_000);

@@ -31,7 +31,14 @@ describe('acquire, inspect, renew, release', () => {
 
     const seen = await call(base, 'GET', `/v1/locks/${k}`);
     expect(seen.status).toBe(200);
-    expect(seen.body).toMatchObject({ key: k, held: true, owner: 'worker-1', fence: '1', mode: 'lease', metadata: { job: '42' } });
+    expect(seen.body).toMatchObject({
+      key: k,
+      held: true,
+      owner: 'worker-1',
+      fence: '1',
+      mode: 'lease',
+      metadata: { job: '42' },
+    });
     expect(seen.body.ttlRemainingMs).toBeGreaterThan(0);
     expect(seen.text).not.toContain(lease.token.split('.')[0]);
 
@@ -51,7 +58,9 @@ describe('acquire, inspect, renew, release', () => {
     expect(renewed.body.expiresAt).toBeGreaterThan(lease.expiresAt);
 
     // No body at all, and an empty JSON body: the default TTL.
-    const bare = await call(base, 'POST', `/v1/locks/${k}/renew`, { headers: { 'lease-token': lease.token } });
+    const bare = await call(base, 'POST', `/v1/locks/${k}/renew`, {
+      headers: { 'lease-token': lease.token },
+    });
     expect(bare.status).toBe(200);
     expect(bare.body.ttlMs).toBe(30_000);
     const empty = await call(base, 'POST', `/v1/locks/${k}/renew`, {
@@ -60,10 +69,16 @@ describe('acquire, inspect, renew, release', () => {
     });
     expect(empty.status).toBe(200);
 
-    const released = await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } });
+    const released = await call(base, 'DELETE', `/v1/locks/${k}`, {
+      headers: { 'lease-token': lease.token },
+    });
     expect(released.status).toBe(204);
     expect(released.text).toBe('');
-    problem(await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } }), 410, 'LEASE_LOST');
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } }),
+      410,
+      'LEASE_LOST',
+    );
     problem(
       await call(base, 'POST', `/v1/locks/${k}/renew`, { headers: { 'lease-token': lease.token } }),
       410,
@@ -80,10 +95,22 @@ describe('acquire, inspect, renew, release', () => {
     const k = key();
     await call(base, 'POST', `/v1/locks/${k}`, { body: { ttl: '5s' } });
     const forged = `${randomUUID()}.1`;
-    problem(await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': forged } }), 410, 'LEASE_LOST');
-    problem(await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': 'not-a-token' } }), 400, 'INVALID_ARGUMENT');
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': forged } }),
+      410,
+      'LEASE_LOST',
+    );
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': 'not-a-token' } }),
+      400,
+      'INVALID_ARGUMENT',
+    );
     problem(await call(base, 'DELETE', `/v1/locks/${k}`, {}), 400, 'INVALID_ARGUMENT');
-    problem(await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': 'a b' } }), 400, 'INVALID_ARGUMENT');
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': 'a b' } }),
+      400,
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('lets a timeout lock expire by its TTL', async () => {
@@ -106,9 +133,13 @@ describe('server-side wait', () => {
   it('hands a waiting request the key when its holder releases it', async () => {
     const k = key();
     const holder = (await call(base, 'POST', `/v1/locks/${k}`, { body: { ttl: '30s' } })).body;
-    const waiting = call(base, 'POST', `/v1/locks/${k}`, { body: { ttl: '5s', wait: '20s', owner: 'waiter' } });
+    const waiting = call(base, 'POST', `/v1/locks/${k}`, {
+      body: { ttl: '5s', wait: '20s', owner: 'waiter' },
+    });
     await new Promise((resolve) => setTimeout(resolve, 150));
-    const released = await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': holder.token } });
+    const released = await call(base, 'DELETE', `/v1/locks/${k}`, {
+      headers: { 'lease-token': holder.token },
+    });
     expect(released.status).toBe(204);
     const granted = await waiting;
     expect(granted.status).toBe(201);
@@ -128,7 +159,11 @@ describe('server-side wait', () => {
   });
 
   it('refuses a wait above 30 s', async () => {
-    problem(await call(base, 'POST', `/v1/locks/${key()}`, { body: { wait: '31s' } }), 400, 'INVALID_ARGUMENT');
+    problem(
+      await call(base, 'POST', `/v1/locks/${key()}`, { body: { wait: '31s' } }),
+      400,
+      'INVALID_ARGUMENT',
+    );
   });
 });
 
@@ -146,17 +181,25 @@ describe('Idempotency-Key', () => {
     const waited = await call(base, 'POST', `/v1/locks/${k}`, { headers, body: { ttl: '10s', wait: '2s' } });
     expect(waited.status).toBe(201);
     expect(waited.body.token).toBe(first.body.token);
-    const other = await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': 'other' }, body: {} });
+    const other = await call(base, 'POST', `/v1/locks/${k}`, {
+      headers: { 'idempotency-key': 'other' },
+      body: {},
+    });
     problem(other, 409, 'LOCK_HELD');
     const none = await call(base, 'POST', `/v1/locks/${k}`, { body: {} });
     problem(none, 409, 'LOCK_HELD');
     // The token released through the retry's answer releases the one holding.
-    expect((await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': again.body.token } })).status).toBe(204);
+    expect(
+      (await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': again.body.token } })).status,
+    ).toBe(204);
     problem(await call(base, 'GET', `/v1/locks/${k}`), 404, 'NOT_FOUND');
   });
 
   it('refuses a malformed Idempotency-Key', async () => {
-    const answer = await call(base, 'POST', `/v1/locks/${key()}`, { headers: { 'idempotency-key': 'a b/c' }, body: {} });
+    const answer = await call(base, 'POST', `/v1/locks/${key()}`, {
+      headers: { 'idempotency-key': 'a b/c' },
+      body: {},
+    });
     problem(answer, 400, 'INVALID_ARGUMENT');
   });
 });
@@ -167,16 +210,25 @@ describe('tenants', () => {
     const alpha = (await call(base, 'POST', `/v1/locks/${k}`, { body: { owner: 'alpha-worker' } })).body;
     problem(await call(base, 'GET', `/v1/locks/${k}`, { tenant: 'beta' }), 404, 'NOT_FOUND');
     problem(
-      await call(base, 'POST', `/v1/locks/${k}/renew`, { tenant: 'beta', headers: { 'lease-token': alpha.token } }),
+      await call(base, 'POST', `/v1/locks/${k}/renew`, {
+        tenant: 'beta',
+        headers: { 'lease-token': alpha.token },
+      }),
       410,
       'LEASE_LOST',
     );
     problem(
-      await call(base, 'DELETE', `/v1/locks/${k}`, { tenant: 'beta', headers: { 'lease-token': alpha.token } }),
+      await call(base, 'DELETE', `/v1/locks/${k}`, {
+        tenant: 'beta',
+        headers: { 'lease-token': alpha.token },
+      }),
       410,
       'LEASE_LOST',
     );
-    const beta = await call(base, 'POST', `/v1/locks/${k}`, { tenant: 'beta', body: { owner: 'beta-worker' } });
+    const beta = await call(base, 'POST', `/v1/locks/${k}`, {
+      tenant: 'beta',
+      body: { owner: 'beta-worker' },
+    });
     expect(beta.status).toBe(201);
     expect((await call(base, 'GET', `/v1/locks/${k}`)).body.owner).toBe('alpha-worker');
     expect((await call(base, 'GET', `/v1/locks/${k}`, { tenant: 'beta' })).body.owner).toBe('beta-worker');
@@ -186,11 +238,18 @@ describe('tenants', () => {
 describe('bad input', () => {
   it('answers 401 with WWW-Authenticate, before looking at the body', async () => {
     for (const tenant of [null] as const) {
-      const answer = await call(base, 'POST', `/v1/locks/${key()}`, { tenant, raw: '{bad', headers: { 'content-type': 'application/json' } });
+      const answer = await call(base, 'POST', `/v1/locks/${key()}`, {
+        tenant,
+        raw: '{bad',
+        headers: { 'content-type': 'application/json' },
+      });
       problem(answer, 401, 'UNAUTHORIZED');
       expect(answer.headers['www-authenticate']).toMatch(/^Bearer/);
     }
-    const wrong = await call(base, 'GET', `/v1/locks/${key()}`, { tenant: null, headers: { authorization: 'Bearer nope-nope-nope-nope' } });
+    const wrong = await call(base, 'GET', `/v1/locks/${key()}`, {
+      tenant: null,
+      headers: { authorization: 'Bearer nope-nope-nope-nope' },
+    });
     problem(wrong, 401, 'UNAUTHORIZED');
     problem(await call(base, 'GET', '/v1/capabilities', { tenant: null }), 401, 'UNAUTHORIZED');
   });
@@ -206,17 +265,39 @@ describe('bad input', () => {
       ['POST', `/v1/locks/${key()}`, { owner: 'o'.repeat(201) }, /owner/],
       ['POST', `/v1/locks/${key()}`, { surprise: 1 }, /additional/],
       ['POST', `/v1/locks/${key()}`, { metadata: { a: 1 } }, /metadata/],
-      ['POST', `/v1/locks/${key()}`, { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /metadata/],
+      [
+        'POST',
+        `/v1/locks/${key()}`,
+        { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) },
+        /metadata/,
+      ],
       ['POST', `/v1/locks/${key()}`, { metadata: { a: 'x'.repeat(1000), b: 'y'.repeat(100) } }, /1 KiB/],
     ];
     for (const [method, path, body, detail] of cases) {
       const answer = await call(base, method, path, { body });
       expect(problem(answer, 400, 'INVALID_ARGUMENT').detail, path).toMatch(detail);
     }
-    problem(await call(base, 'POST', `/v1/locks/${key()}`, { raw: '[1,2]', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_ARGUMENT');
-    problem(await call(base, 'POST', `/v1/locks/${key()}`, { raw: '{"ttl":', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_ARGUMENT');
     problem(
-      await call(base, 'POST', `/v1/locks/${key()}`, { raw: '{"__proto__":{"x":1}}', headers: { 'content-type': 'application/json' } }),
+      await call(base, 'POST', `/v1/locks/${key()}`, {
+        raw: '[1,2]',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    problem(
+      await call(base, 'POST', `/v1/locks/${key()}`, {
+        raw: '{"ttl":',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    problem(
+      await call(base, 'POST', `/v1/locks/${key()}`, {
+        raw: '{"__proto__":{"x":1}}',
+        headers: { 'content-type': 'application/json' },
+      }),
       400,
       'INVALID_ARGUMENT',
     );
@@ -225,7 +306,10 @@ describe('bad input', () => {
   it('answers 413 above 16 KiB and 415 for a body that is not JSON', async () => {
     const big = await call(base, 'POST', `/v1/locks/${key()}`, { body: { owner: 'o'.repeat(17_000) } });
     problem(big, 413, 'PAYLOAD_TOO_LARGE');
-    const text = await call(base, 'POST', `/v1/locks/${key()}`, { raw: 'ttl=1s', headers: { 'content-type': 'text/plain' } });
+    const text = await call(base, 'POST', `/v1/locks/${key()}`, {
+      raw: 'ttl=1s',
+      headers: { 'content-type': 'text/plain' },
+    });
     problem(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
     const form = await call(base, 'POST', `/v1/locks/${key()}`, {
       raw: 'ttl=1s',
@@ -258,7 +342,10 @@ describe('operations', () => {
       idempotency: true,
     });
     expect((await call(base, 'GET', '/healthz', { tenant: null })).body).toEqual({ status: 'ok' });
-    expect((await call(base, 'GET', '/readyz', { tenant: null })).body).toEqual({ status: 'ready', backend: 'memory' });
+    expect((await call(base, 'GET', '/readyz', { tenant: null })).body).toEqual({
+      status: 'ready',
+      backend: 'memory',
+    });
   });
 
   it('counts requests, acquires, renewals and losses in /metrics', async () => {
@@ -304,7 +391,9 @@ describe('operations', () => {
       ]),
     );
     const acquire = doc.paths['/v1/locks/{key}'].post;
-    expect(Object.keys(acquire.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '409', '413', '415', '503']));
+    expect(Object.keys(acquire.responses)).toEqual(
+      expect.arrayContaining(['201', '400', '401', '409', '413', '415', '503']),
+    );
     expect(acquire.requestBody).toBeDefined();
     expect(doc.paths['/v1/locks/{key}'].delete.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['key', 'lease-token']),
@@ -351,7 +440,10 @@ describe('shutdown', () => {
       const seen = await call(second.url, 'GET', `/v1/locks/${k}`);
       expect(seen.status).toBe(200);
       expect(seen.body.fence).toBe(lease.fence);
-      expect((await call(second.url, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } })).status).toBe(204);
+      expect(
+        (await call(second.url, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } }))
+          .status,
+      ).toBe(204);
     } finally {
       await second.close();
     }

@@ -31,7 +31,12 @@ describe('seed routes', () => {
     expect(held.status).toBe(409);
     expect(keys(held.body)).toEqual(['acquired', 'code', 'message', 'resource']);
     expect(held.body).toMatchObject({ code: 409, resource: r, acquired: false });
-    for (const bad of [{}, { resource: r, ttl: 'ten seconds' }, { resource: r, ttl: '-1s' }, { resource: 'a b' }]) {
+    for (const bad of [
+      {},
+      { resource: r, ttl: 'ten seconds' },
+      { resource: r, ttl: '-1s' },
+      { resource: 'a b' },
+    ]) {
       const answer = await call(base, 'POST', `/lock${q(bad as Record<string, string>)}`);
       expect(answer.status).toBe(400);
       expect(keys(answer.body)).toEqual(['error']);
@@ -52,7 +57,12 @@ describe('seed routes', () => {
     const wrong = await call(base, 'POST', `/unlock${q({ resource: r, token: 'someone-else' })}`);
     expect(wrong.status).toBe(404);
     expect(keys(wrong.body)).toEqual(['code', 'message', 'resource', 'token']);
-    expect(wrong.body).toEqual({ code: 404, resource: r, token: 'someone-else', message: 'lock not found or expired' });
+    expect(wrong.body).toEqual({
+      code: 404,
+      resource: r,
+      token: 'someone-else',
+      message: 'lock not found or expired',
+    });
     const ok = await call(base, 'POST', `/unlock${q({ resource: r, token })}`);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ code: 200, token, resource: r });
@@ -98,7 +108,9 @@ describe('seed routes', () => {
     const r = resource();
     const { token } = (await call(base, 'POST', `/lock${q({ resource: r, ttl: '10s' })}`)).body;
     expect((await call(base, 'POST', `/v1/locks/${r}`, { body: {} })).status).toBe(409);
-    expect((await call(base, 'DELETE', `/v1/locks/${r}`, { headers: { 'lease-token': token } })).status).toBe(204);
+    expect((await call(base, 'DELETE', `/v1/locks/${r}`, { headers: { 'lease-token': token } })).status).toBe(
+      204,
+    );
   });
 
   it('needs an API key like every lock route: 401 {error}', async () => {

@@ -16,17 +16,26 @@ export interface LocksRoutesOptions {
 const duration = {
   anyOf: [
     { type: 'integer', minimum: 0, maximum: 2_147_483_647, description: 'milliseconds' },
-    { type: 'string', pattern: '^\\d{1,12}(\\.\\d{1,6})?(ms|s|m|h)$', description: 'e.g. "250ms", "30s", "2m", "1h"' },
+    {
+      type: 'string',
+      pattern: '^\\d{1,12}(\\.\\d{1,6})?(ms|s|m|h)$',
+      description: 'e.g. "250ms", "30s", "2m", "1h"',
+    },
   ],
 } as const;
 
 const keyParams = {
   type: 'object',
   required: ['key'],
-  properties: { key: { type: 'string', pattern: KEY_PATTERN, description: '1-200 of A-Z a-z 0-9 . _ : ~ -' } },
+  properties: {
+    key: { type: 'string', pattern: KEY_PATTERN, description: '1-200 of A-Z a-z 0-9 . _ : ~ -' },
+  },
 } as const;
 
-const fence = { type: ['string', 'null'], description: 'decimal string; null when the backend has no fencing' } as const;
+const fence = {
+  type: ['string', 'null'],
+  description: 'decimal string; null when the backend has no fencing',
+} as const;
 const security = [{ bearer: [] }];
 
 const acquireBody = {
@@ -128,7 +137,11 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
       const ttlMs = parseDuration(body.ttl ?? DEFAULT_TTL_MS, 'ttl');
       const waitMs = parseDuration(body.wait ?? 0, 'wait');
       if (waitMs > MAX_WAIT_MS) {
-        throw new ProblemError(400, 'INVALID_ARGUMENT', `wait must be 0 to ${MAX_WAIT_MS} ms (30s); got ${waitMs} ms`);
+        throw new ProblemError(
+          400,
+          'INVALID_ARGUMENT',
+          `wait must be 0 to ${MAX_WAIT_MS} ms (30s); got ${waitMs} ms`,
+        );
       }
       const metadata = body.metadata ?? null;
       if (metadata !== null && JSON.stringify(metadata).length > 1024) {
@@ -174,7 +187,11 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
     },
   );
 
-  app.post<{ Params: { key: string }; Body: { ttl?: number | string } | null; Headers: { 'lease-token': string } }>(
+  app.post<{
+    Params: { key: string };
+    Body: { ttl?: number | string } | null;
+    Headers: { 'lease-token': string };
+  }>(
     '/v1/locks/:key/renew',
     {
       schema: {
@@ -242,7 +259,11 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
       const tenant = request.tenant;
       const released = await service.release(tenant, request.params.key, request.headers['lease-token']);
       if (!released) {
-        throw new ProblemError(410, 'LEASE_LOST', 'the lease token did not hold this key (expired, released or taken)');
+        throw new ProblemError(
+          410,
+          'LEASE_LOST',
+          'the lease token did not hold this key (expired, released or taken)',
+        );
       }
       return reply.code(204).send();
     },

@@ -27,7 +27,11 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
         summary: 'The process is up',
         tags: ['operations'],
         response: {
-          200: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
+          200: {
+            type: 'object',
+            required: ['status'],
+            properties: { status: { type: 'string', enum: ['ok'] } },
+          },
         },
       },
     },
@@ -57,15 +61,27 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     async () => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)),
+          PROBE_TIMEOUT_MS,
+        );
       });
       try {
         await Promise.race([service.locker.inspect(PROBE_KEY), timeout]);
       } catch (error) {
-        throw new ProblemError(503, 'BACKEND_UNAVAILABLE', `the ${service.backend.name} backend does not answer`, {
-          headers: { 'retry-after': '1' },
-          extra: { backend: service.backend.name, cause: error instanceof Error ? error.message : String(error), ...extra },
-        });
+        throw new ProblemError(
+          503,
+          'BACKEND_UNAVAILABLE',
+          `the ${service.backend.name} backend does not answer`,
+          {
+            headers: { 'retry-after': '1' },
+            extra: {
+              backend: service.backend.name,
+              cause: error instanceof Error ? error.message : String(error),
+              ...extra,
+            },
+          },
+        );
       } finally {
         clearTimeout(timer);
       }

@@ -29,7 +29,11 @@ const NOT_FOUND = 'lock not found or expired';
 const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
 const resource = { type: 'string', pattern: KEY_PATTERN } as const;
 const token = { type: 'string', minLength: 1, maxLength: 128 } as const;
-const ttl = { type: 'string', maxLength: 64, description: 'Go duration, e.g. "10s", "50ms", "1m30s"' } as const;
+const ttl = {
+  type: 'string',
+  maxLength: 64,
+  description: 'Go duration, e.g. "10s", "50ms", "1m30s"',
+} as const;
 
 function query(properties: Record<string, unknown>, required: string[]): Record<string, unknown> {
   return { type: 'object', required, properties };
@@ -38,12 +42,16 @@ function query(properties: Record<string, unknown>, required: string[]): Record<
 function seedTtl(service: LockService, text: string | undefined, operation: string): number {
   if (text === undefined) return DEFAULT_SEED_TTL_MS;
   const ms = parseGoDuration(text);
-  if (ms === undefined) throw new SeedParameterError(`invalid ttl ${JSON.stringify(text)}: a Go duration such as 10s, 50ms, 1m30s`);
+  if (ms === undefined)
+    throw new SeedParameterError(
+      `invalid ttl ${JSON.stringify(text)}: a Go duration such as 10s, 50ms, 1m30s`,
+    );
   const whole = Math.ceil(ms);
   try {
     return service.checkTtl(whole, operation);
   } catch (error) {
-    if (isLeaseError(error, 'INVALID_ARGUMENT')) throw new SeedParameterError(`invalid ttl: ${error.message}`);
+    if (isLeaseError(error, 'INVALID_ARGUMENT'))
+      throw new SeedParameterError(`invalid ttl: ${error.message}`);
     throw error;
   }
 }
@@ -60,7 +68,7 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
     {
       config,
       schema: {
-        summary: "Seed service: acquire (one attempt, no wait)",
+        summary: 'Seed service: acquire (one attempt, no wait)',
         tags: ['seed'],
         querystring: query({ resource, ttl }, ['resource']),
         response: {
@@ -123,7 +131,11 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
         response: {
           200: {
             type: 'object',
-            properties: { code: { type: 'integer' }, token: { type: 'string' }, resource: { type: 'string' } },
+            properties: {
+              code: { type: 'integer' },
+              token: { type: 'string' },
+              resource: { type: 'string' },
+            },
           },
           400: errorBody,
           404: {
@@ -191,9 +203,14 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
       const ttlMs = seedTtl(service, request.query.ttl, 'renew');
       const ttlText = formatGoDuration(ttlMs);
       const notFound = () =>
-        reply
-          .code(404)
-          .send({ code: 404, resource: name, token: leaseToken, ttl: ttlText, refreshed: false, message: NOT_FOUND });
+        reply.code(404).send({
+          code: 404,
+          resource: name,
+          token: leaseToken,
+          ttl: ttlText,
+          refreshed: false,
+          message: NOT_FOUND,
+        });
       if (service.decodeToken(leaseToken) === undefined) return notFound();
       try {
         await service.renew(request.tenant, name, leaseToken, ttlMs);
@@ -243,9 +260,12 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
       const decoded = service.decodeToken(leaseToken);
       const info = decoded === undefined ? null : await service.inspect(request.tenant, name);
       // A backend that does not expose the holder's token (Azure) cannot tell whose it is.
-      const ours = info !== null && (info.storeToken === undefined || info.storeToken === decoded?.storeToken);
+      const ours =
+        info !== null && (info.storeToken === undefined || info.storeToken === decoded?.storeToken);
       if (!ours || info.ttlRemainingMs === null) {
-        return reply.code(404).send({ code: 404, resource: name, token: leaseToken, ttl: '0s', message: NOT_FOUND });
+        return reply
+          .code(404)
+          .send({ code: 404, resource: name, token: leaseToken, ttl: '0s', message: NOT_FOUND });
       }
       return { code: 200, resource: name, token: leaseToken, ttl: formatGoDuration(info.ttlRemainingMs) };
     },
