@@ -97,6 +97,8 @@ export function readHolder(body: unknown, context: ErrorContext): HolderBody {
     fence: holder.fence ?? null,
     expiresAt: isTime(holder.expiresAt) ? holder.expiresAt : 0,
     ttlRemainingMs: isTime(holder.ttlRemainingMs) ? holder.ttlRemainingMs : 0,
+    mode: typeof holder.mode === 'string' ? holder.mode : undefined,
+    metadata: typeof holder.metadata === 'object' && holder.metadata !== null ? holder.metadata : undefined,
   } as HolderBody;
 }
 

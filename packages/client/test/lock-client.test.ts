@@ -157,6 +157,26 @@ describe('createLockClient', () => {
     expect(isLeaseError(backendError, 'BACKEND_UNAVAILABLE')).toBe(true);
   });
 
+  it('a service whose store is down answers 503: BACKEND_UNAVAILABLE, retryable, the problem as cause', async () => {
+    // The real service over a Redis node that is not there.
+    const down = await startService({
+      apiKeys: { tenant: API_KEY },
+      env: { LEASEKIT_BACKEND: 'redis', LEASEKIT_REDIS_URLS: `redis://127.0.0.1:${await getFreePort()}` },
+    });
+    try {
+      const locks = client({ baseUrl: down.url });
+      const error = await failure(locks.acquire(key('store-down')));
+      expect(isLeaseError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
+      expect(error.retryable).toBe(true);
+      const cause = error.cause as HttpProblemError;
+      expect(cause).toBeInstanceOf(HttpProblemError);
+      expect(cause.status).toBe(503);
+      expect(cause.problem?.code).toMatch(/^(BACKEND_UNAVAILABLE|QUORUM_NOT_REACHED)$/);
+    } finally {
+      await down.close();
+    }
+  });
+
   describe('bad options are refused before any I/O', () => {
     // Nothing listens there: an option that reached the network would fail with BACKEND_UNAVAILABLE.
     let nowhere: string;
