@@ -11,14 +11,13 @@ import {
   lockerItemLocks,
   startEmbeddedDatabase,
 } from '@leasekit/order-service';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { formatSummary, runLoadtest } from '../src/loadtest.js';
 import { type LoadtestOptions, parseOptions } from '../src/options.js';
 import { parseRecord } from '../src/run.js';
 
 let database: EmbeddedDatabase;
-let apps: FastifyInstance[] = [];
+let apps: Array<ReturnType<typeof buildServer>> = [];
 let urls: string[] = [];
 let dir: string;
 
