@@ -47,8 +47,8 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
     await expectExactlyOnce(f, workers, 'azure');
   });
 
-  it('the same with --backend redis over 3 redis-server nodes', async () => {
-    const f = await fixture(200);
+  it('the same with --backend redis over 3 redis-server nodes (100 blobs: Azurite is the bottleneck)', async () => {
+    const f = await fixture(100);
     const redis = ['--backend', 'redis', '--redis-urls', redisUrls().join(',')];
     const workers = [1, 2, 3, 4].map((i) => f.spawn(`redis-${i}`, redis));
     await allExited(workers);
@@ -103,13 +103,13 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
   });
 
   it('control run with --no-lease: workers process the same blobs (the check above can fail)', async () => {
-    const f = await fixture(12);
-    const workers = [1, 2, 3].map((i) => f.spawn(`nolease-${i}`, ['--no-lease', '--pace', '300ms']));
+    const f = await fixture(8);
+    const workers = [1, 2, 3].map((i) => f.spawn(`nolease-${i}`, ['--no-lease', '--pace', '200ms']));
     await allExited(workers);
     const starts = eventsOf(workers, 'processing');
     const perBlob = new Map<string, number>();
     for (const s of starts) perBlob.set(s.event.blob, (perBlob.get(s.event.blob) ?? 0) + 1);
     expect([...perBlob.values()].some((n) => n > 1)).toBe(true);
-    expect(starts.length).toBeGreaterThan(12);
+    expect(starts.length).toBeGreaterThan(8);
   });
 });
