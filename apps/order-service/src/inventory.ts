@@ -3,6 +3,7 @@
  * fencing token that has written each row) and `tb_orders` (one row per accepted order, so a
  * load test's log can be compared with what was really sold).
  */
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 
@@ -37,22 +38,8 @@ export const SEED_ITEMS: ReadonlyArray<{ readonly itemName: string; readonly qua
   { itemName: 'item4', quantity: 300 },
 ];
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tb_inventory (
-  id serial PRIMARY KEY,
-  item_name varchar(255) NOT NULL UNIQUE,
-  quantity integer NOT NULL,
-  last_fence bigint NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS tb_orders (
-  id bigserial PRIMARY KEY,
-  item_name varchar(255) NOT NULL,
-  quantity integer NOT NULL,
-  fence bigint,
-  instance text NOT NULL,
-  request_id text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);`;
+// sql/schema.sql, shipped with the package: the one definition the service and compose share.
+const SCHEMA = readFileSync(new URL('../sql/schema.sql', import.meta.url), 'utf8');
 
 // One statement, so the stock write and the order record are atomic on any connection (PGlite's
 // socket server multiplexes connections onto one session; a statement is never interleaved).
