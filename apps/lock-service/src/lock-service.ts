@@ -109,11 +109,16 @@ export class LockService {
       // at once (same holding), even while this locker still tracks the first grant.
       lease = await this.locker.tryAcquire(key, token === undefined ? options : { ...options, token });
       if (lease === null && input.waitMs > 0) {
-        lease = await this.locker.acquire(key, {
-          ...options,
-          wait: input.waitMs,
-          ...(token === undefined ? {} : { token }),
-        });
+        this.#metrics.waiting(1);
+        try {
+          lease = await this.locker.acquire(key, {
+            ...options,
+            wait: input.waitMs,
+            ...(token === undefined ? {} : { token }),
+          });
+        } finally {
+          this.#metrics.waiting(-1);
+        }
       }
     } catch (error) {
       if (!isLeaseError(error, 'ACQUIRE_TIMEOUT')) {

@@ -17,6 +17,7 @@ export class ServiceMetrics {
   readonly #renewals: Counter<'outcome'>;
   readonly #losses: Counter<'operation'>;
   readonly #expired: Counter;
+  readonly #waiting: Gauge;
 
   constructor(heldCount: () => number) {
     const registers = [this.registry];
@@ -70,6 +71,11 @@ export class ServiceMetrics {
       help: 'Leases acquired through this instance whose TTL ran out before a release through it',
       registers,
     });
+    this.#waiting = new Gauge({
+      name: 'leasekit_acquires_waiting',
+      help: 'Acquire requests waiting on the server for a held key now',
+      registers,
+    });
     new Gauge({
       name: 'leasekit_leases_held',
       help: 'Leases acquired through this instance and neither released through it nor expired (approximate: a lease released or renewed through another instance counts here until its TTL runs out)',
@@ -89,6 +95,11 @@ export class ServiceMetrics {
   acquire(outcome: AcquireOutcome, waitedSeconds: number | undefined): void {
     this.#acquires.inc({ outcome });
     if (waitedSeconds !== undefined) this.#waits.observe({ outcome }, waitedSeconds);
+  }
+
+  /** A request starts (+1) or stops (-1) waiting on the server. */
+  waiting(delta: 1 | -1): void {
+    this.#waiting.inc(delta);
   }
 
   renewal(outcome: 'renewed' | 'lost' | 'error'): void {

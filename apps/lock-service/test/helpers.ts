@@ -97,3 +97,14 @@ export function problem(answer: Answer, status: number, code: string): any {
   if (answer.body?.code !== code) throw new Error(`expected code ${code}, got ${answer.text}`);
   return answer.body;
 }
+
+/** Resolves once `count` acquires wait on the server (its `leasekit_acquires_waiting` gauge). */
+export async function waitersOn(base: string, count: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries++) {
+    const metrics = await call(base, 'GET', '/metrics', { tenant: null });
+    const match = /^leasekit_acquires_waiting (\d+)/m.exec(metrics.text);
+    if (match && Number(match[1]) >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no ${count} waiting acquires on ${base}`);
+}

@@ -91,7 +91,14 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'], produces: ['text/plain'] } },
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        tags: ['operations'],
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text exposition format' } },
+      },
+    },
     async (_request, reply) => {
       const text = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(text);
@@ -100,7 +107,13 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
 
   app.get(
     '/openapi.json',
-    { schema: { summary: 'This API as OpenAPI 3.1', tags: ['operations'] } },
+    {
+      schema: {
+        summary: 'This API as OpenAPI 3.1',
+        tags: ['operations'],
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
     async () => options.openapi(),
   );
 }
