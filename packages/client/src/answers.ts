@@ -24,16 +24,16 @@ export interface RenewBody {
   readonly serverTime: number;
 }
 
-/** The 200 of `GET /v1/locks/{key}`. */
+/** The 200 of `GET /v1/locks/{key}`: `null` where the store does not say (API.md). */
 export interface HolderBody {
   readonly key: string;
   readonly held: boolean;
   readonly owner: string | null;
   readonly fence: string | null;
-  readonly expiresAt: number;
-  readonly ttlRemainingMs: number;
-  readonly mode?: string;
-  readonly metadata?: Record<string, string>;
+  readonly expiresAt: number | null;
+  readonly ttlRemainingMs: number | null;
+  readonly mode: string | null;
+  readonly metadata: Readonly<Record<string, string>> | null;
 }
 
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
@@ -86,20 +86,23 @@ export function readRenewal(body: unknown, context: ErrorContext): RenewBody {
 }
 
 export function readHolder(body: unknown, context: ErrorContext): HolderBody {
-  const holder = body as Partial<HolderBody> | undefined;
+  const holder = body as Partial<Record<keyof HolderBody, unknown>> | undefined;
   if (typeof holder !== 'object' || holder === null || !isFence(holder.fence ?? null)) {
     throw malformed('holder answer', context);
   }
   return {
-    ...holder,
+    key: typeof holder.key === 'string' ? holder.key : '',
     held: holder.held !== false,
     owner: typeof holder.owner === 'string' ? holder.owner : null,
-    fence: holder.fence ?? null,
-    expiresAt: isTime(holder.expiresAt) ? holder.expiresAt : 0,
-    ttlRemainingMs: isTime(holder.ttlRemainingMs) ? holder.ttlRemainingMs : 0,
-    mode: typeof holder.mode === 'string' ? holder.mode : undefined,
-    metadata: typeof holder.metadata === 'object' && holder.metadata !== null ? holder.metadata : undefined,
-  } as HolderBody;
+    fence: (holder.fence as string | null | undefined) ?? null,
+    expiresAt: isTime(holder.expiresAt) ? holder.expiresAt : null,
+    ttlRemainingMs: isTime(holder.ttlRemainingMs) ? holder.ttlRemainingMs : null,
+    mode: typeof holder.mode === 'string' ? holder.mode : null,
+    metadata:
+      typeof holder.metadata === 'object' && holder.metadata !== null
+        ? (holder.metadata as Record<string, string>)
+        : null,
+  };
 }
 
 /** A fence as core counts them: a safe integer. Larger fences exist only as strings (use `createLockClient`). */

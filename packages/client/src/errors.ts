@@ -18,6 +18,8 @@ export class HttpProblemError extends Error {
   readonly status: number;
   readonly problem: Problem | undefined;
   readonly retryAfterMs: number | undefined;
+  /** The service's `x-request-id` of the request, as its problem body repeats it: for its logs. */
+  readonly requestId: string | undefined;
   constructor(status: number, problem: Problem | undefined, retryAfterMs: number | undefined) {
     const code = problem?.code ? ` ${problem.code}` : '';
     const detail = problem?.detail ?? problem?.title;
@@ -26,6 +28,7 @@ export class HttpProblemError extends Error {
     this.status = status;
     this.problem = problem;
     this.retryAfterMs = retryAfterMs;
+    this.requestId = typeof problem?.requestId === 'string' ? problem.requestId : undefined;
   }
 }
 

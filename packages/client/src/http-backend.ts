@@ -257,7 +257,7 @@ function httpBackend(
         key,
         held: holder.held,
         fence,
-        ttlRemainingMs: holder.ttlRemainingMs,
+        ttlRemainingMs: holder.ttlRemainingMs ?? undefined,
         owner: holder.owner ?? undefined,
       };
     },

@@ -68,17 +68,21 @@ export interface AcquiredLock {
   release(): Promise<boolean>;
 }
 
-/** What `GET /v1/locks/{key}` says about a held key (never its token). Times on the service's clock. */
+/**
+ * What `GET /v1/locks/{key}` says about a held key (never its token). Times on the service's
+ * clock; `null` where the store behind the service does not say (Redis keeps no owner).
+ */
 export interface LockInfo {
   readonly key: string;
   readonly held: boolean;
   readonly owner: string | null;
+  /** The latest fence the store drew for the key (on Redis a refused attempt may draw one). */
   readonly fence: string | null;
   /** Epoch ms, on the service's clock. */
-  readonly expiresAt: number;
-  readonly ttlRemainingMs: number;
-  readonly mode?: string | undefined;
-  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  readonly expiresAt: number | null;
+  readonly ttlRemainingMs: number | null;
+  readonly mode: string | null;
+  readonly metadata: Readonly<Record<string, string>> | null;
 }
 
 /** The seed's Go `LockClient`, in TypeScript, over the leasekit lock service. */

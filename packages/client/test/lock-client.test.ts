@@ -132,6 +132,7 @@ describe('createLockClient', () => {
     expect(isLeaseError(error, 'LEASE_LOST')).toBe(true);
     expect(error.cause).toBeInstanceOf(HttpProblemError);
     expect((error.cause as HttpProblemError).status).toBe(410);
+    expect((error.cause as HttpProblemError).requestId).toMatch(/\S+/);
   });
 
   it('a missing or unknown API key is UNAUTHORIZED, not retryable', async () => {
