@@ -200,7 +200,8 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
         typeof json.$id === 'string' ? json.$id : `def-${index}`,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // Served from the package's own assets, and no call-out to swagger.io's validator: works offline.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { validatorUrl: null } });
 
   await app.register(opsRoutes, {
     service,
