@@ -76,3 +76,9 @@ describe('configFromEnv', () => {
     );
   });
 });
+
+it('the README documents every variable', async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const name of ORDER_SERVICE_ENV) expect(readme).toContain(`| \`${name}\` |`);
+});
