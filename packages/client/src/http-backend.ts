@@ -58,10 +58,11 @@ export interface HttpBackend extends LeaseBackend {
   validateKey(key: string, operation: string): void;
 }
 
-/** A locker's acquire request, with what core adds for stores that wait (tolerated when absent). */
-type WaitingRequest = AcquireRequest & { readonly waitMs?: number; readonly signal?: AbortSignal };
-/** An acquired outcome, with how long the service held the request before the grant. */
-type Acquired = Extract<AcquireOutcome, { status: 'acquired' }> & { readonly waitedMs?: number };
+/**
+ * An acquire request with the caller's abort signal, once core passes it: aborting the HTTP
+ * request ends its wait on the service (which otherwise may still hand it the key).
+ */
+type WaitingRequest = AcquireRequest & { readonly signal?: AbortSignal | undefined };
 
 const NAME = 'http';
 const DEFAULT_MAX_SERVER_WAIT_MS = 5_000;
@@ -189,13 +190,12 @@ function httpBackend(
         }
         // The TTL runs from the grant, after the service held the request `waitedMs`; counted from
         // before the request was sent, the deadline is conservative on this clock.
-        const acquired: Acquired = {
+        return {
           status: 'acquired',
           fence,
           waitedMs: grant.waitedMs,
           validUntil: sentAt + grant.waitedMs + remainingMs(grant.expiresAt, grant.serverTime),
         };
-        return acquired;
       }
       if (answer.status === 409) {
         // After a wait served by the service the locker may ask again at once: its next request
