@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 import { formatGoDuration, parseGoDuration } from '../src/durations.js';
@@ -143,5 +143,23 @@ describe('Go durations (seed routes)', () => {
     expect(formatGoDuration(3_600_000)).toBe('1h0m0s');
     expect(formatGoDuration(9_873)).toBe('9.873s');
     expect(formatGoDuration(0)).toBe('0s');
+  });
+});
+
+describe('the compose file', () => {
+  const compose = new URL('../../../docker-compose.yml', import.meta.url);
+  const text = existsSync(compose) ? readFileSync(compose, 'utf8') : '';
+  const block = /environment: &lock-service-env\n((?: {4}.*\n)+)/.exec(text)?.[1];
+
+  it.skipIf(block === undefined)('sets only variables the service reads, to values it accepts', () => {
+    const env: Record<string, string> = {};
+    for (const line of block!.split('\n')) {
+      const match = /^ {4}([A-Z_]+): (.*)$/.exec(line);
+      if (match) env[match[1]!] = match[2]!.replace(/^"(.*)"$/, '$1');
+    }
+    const known = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
+    expect(Object.keys(env).length).toBeGreaterThan(0);
+    for (const name of Object.keys(env)) expect(known, name).toContain(name);
+    expect(() => loadConfig(env)).not.toThrow();
   });
 });
