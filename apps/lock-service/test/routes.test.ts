@@ -318,6 +318,14 @@ describe('bad input', () => {
     problem(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('echoes a well-formed x-request-id in the header and the problem body', async () => {
+    const answer = await call(base, 'GET', '/nowhere', { headers: { 'x-request-id': 'trace-42.a' } });
+    expect(answer.headers['x-request-id']).toBe('trace-42.a');
+    expect(problem(answer, 404, 'NOT_FOUND').requestId).toBe('trace-42.a');
+    const drawn = await call(base, 'GET', '/nowhere', { headers: { 'x-request-id': 'no spaces allowed' } });
+    expect(drawn.headers['x-request-id']).not.toBe('no spaces allowed');
+  });
+
   it('answers 404 problems for unknown routes and wrong methods', async () => {
     problem(await call(base, 'GET', '/nowhere'), 404, 'NOT_FOUND');
     problem(await call(base, 'PUT', `/v1/locks/${key()}`, { body: {} }), 404, 'NOT_FOUND');
