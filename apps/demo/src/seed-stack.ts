@@ -43,6 +43,10 @@ export interface SeedStack {
   stop(): Promise<void>;
 }
 
+// PGlite runs initdb in WebAssembly at each start, and Node loads each app's modules: on a busy
+// two-core machine that can take well over the usual 15 s.
+const START_TIMEOUT_MS = 60_000;
+
 /** Ready when `path` answers 200 (and names `instance`, when given: not a neighbour on the port). */
 const httpReady =
   (path: string, instance?: string) =>
@@ -128,6 +132,7 @@ export async function startSeedStack(options: SeedStackOptions): Promise<SeedSta
       },
       port: lockServicePort,
       ready: httpReady('/readyz'),
+      startTimeoutMs: START_TIMEOUT_MS,
     });
     const startDatabase =
       options.databaseUrl === undefined
@@ -141,6 +146,7 @@ export async function startSeedStack(options: SeedStackOptions): Promise<SeedSta
                 String(port),
               ],
               ready: postgresReady,
+              startTimeoutMs: START_TIMEOUT_MS,
             }),
           ]
         : [];
@@ -173,6 +179,7 @@ export async function startSeedStack(options: SeedStackOptions): Promise<SeedSta
           },
           port,
           ready: httpReady('/healthz', instance),
+          startTimeoutMs: START_TIMEOUT_MS,
         }),
       ),
     );
