@@ -1,7 +1,7 @@
 /**
  * `demo`: Azurite in memory, `blobs` seeded blobs, `workers` worker processes with leases on the
  * blobs themselves. One worker runs slowly (each blob paced 2 s) and is killed with SIGKILL in the
- * middle of its second blob; its lease runs out after 15 s (Azure's shortest) and another worker
+ * middle of its first blob; its lease runs out after 15 s (Azure's shortest) and another worker
  * takes the blob over. At the end it checks every blob was processed exactly once and prints how
  * long the take-over took and the throughput. Bounded: it gives up after two minutes.
  */
@@ -56,7 +56,7 @@ export async function runDemo(config: DemoConfig): Promise<number> {
     );
     const victim = workers.at(-1) as WorkerProcess;
     let takenCount = 0;
-    const secondTake = await victim.waitFor((event) => event.type === 'processing' && ++takenCount === 2);
+    const secondTake = await victim.waitFor((event) => event.type === 'processing' && ++takenCount === 1);
     const inFlight = (secondTake.event as Extract<WorkerEvent, { type: 'processing' }>).blob;
     await sleep(300);
     victim.child.kill('SIGKILL');
@@ -91,7 +91,9 @@ export async function runDemo(config: DemoConfig): Promise<number> {
       .flatMap((w) => (w === victim ? [] : w.events))
       .find((e) => e.at > killedAt && e.event.type === 'processing' && e.event.blob === inFlight)?.at;
     const seconds = (finished - started) / 1000;
-    const beforeKill = commits.filter((c) => c.at <= killedAt).length;
+    // Every other blob was done long before the lease ran out: their rate is the workers' own.
+    const others = commits.filter((c) => !(c.event.type === 'committed' && c.event.blob === inFlight));
+    const othersDoneAt = Math.max(started + 1, ...others.map((c) => c.at));
     const exactlyOnce =
       verification.done === config.blobs &&
       verification.outputs === config.blobs &&
@@ -113,8 +115,7 @@ export async function runDemo(config: DemoConfig): Promise<number> {
           : [],
       seconds,
       blobsPerSecond: Math.round((config.blobs / seconds) * 10) / 10,
-      blobsPerSecondBeforeKill:
-        Math.round((beforeKill / Math.max((killedAt - started) / 1000, 0.001)) * 10) / 10,
+      blobsPerSecondOthers: Math.round((others.length / ((othersDoneAt - started) / 1000)) * 10) / 10,
     };
     if (config.json) {
       process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -133,7 +134,7 @@ export async function runDemo(config: DemoConfig): Promise<number> {
       if (report.takenOver.length === 0)
         say(`taken over after the crash: none (${inFlight} was not taken over)`);
       say(
-        `throughput: ${report.blobsPerSecond} blobs/s over ${seconds.toFixed(1)} s including the wait for the lease; ${report.blobsPerSecondBeforeKill} blobs/s before the kill`,
+        `throughput: ${report.blobsPerSecond} blobs/s over ${seconds.toFixed(1)} s including the wait for the lease; ${report.blobsPerSecondOthers} blobs/s for the other ${others.length} blobs (done before the lease ran out)`,
       );
     }
     return exactlyOnce && report.takenOver.length === 1 ? 0 : 1;
