@@ -479,6 +479,22 @@ export function runLeaseContractTests(options: ContractOptions): void {
         await next.release();
       });
 
+      it('with sharedHoldings, a waiter gets a key released through another locker long before its TTL', async () => {
+        const shared = await newLocker({ sharedHoldings: true });
+        const other = await newLocker();
+        const k = key('shared-holdings');
+        const longTtl = Math.min(caps.maxTtlMs, roundUp(Math.max(caps.minTtlMs, 20_000)));
+        const lease = await shared.acquire(k, { ttl: longTtl });
+        const waiting = shared.acquire(k, { wait: Math.min(5_000, longTtl / 2) });
+        await sleep(50);
+        expect(await other.releaseHolding({ key: k, token: lease.token, fence: lease.fence })).toBe(true);
+        // Without sharedHoldings the waiter would sleep until the first lease's local deadline.
+        const next = await waiting;
+        expect(next.held).toBe(true);
+        if (caps.fencing) expect(next.fence!).toBeGreaterThan(lease.fence!);
+        await next.release();
+      });
+
       it('an acquire with a given token, repeated through another client, gets the same holding', async () => {
         const [first, retry] = [await newLocker(), await newLocker()];
         const k = key('given-token');

@@ -53,6 +53,12 @@ export interface AcquireRequest {
    * to that long before answering; the others ignore it.
    */
   readonly waitMs?: number | undefined;
+  /**
+   * The caller's abort signal, for a backend whose request can wait (see `waitMs`): aborting it
+   * should end that wait. The locker stops waiting for the answer on abort in any case, and gives
+   * back a holding the request still takes.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type AcquireOutcome =

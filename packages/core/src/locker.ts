@@ -84,6 +84,14 @@ export interface LockerOptions {
    * the store cannot see). Default `16`; `0` turns it off; at most 1024.
    */
   readonly localHandOvers?: number;
+  /**
+   * The holdings this locker takes may be renewed or released by other processes, by key and
+   * token (`renewHolding`, `releaseHolding`): a stateless lock service, where any instance serves
+   * any lease. Its waiters then never count on a key it holds staying held: they keep polling
+   * the store and listening for its release. Local hand-overs are off (they pass one store token
+   * from holder to holder, and a token is the credential). Default `false`.
+   */
+  readonly sharedHoldings?: boolean;
 }
 
 export interface AcquireOptions {
@@ -213,6 +221,8 @@ class LockerImpl implements Locker, LeaseOwner {
   #tracer: TracerLike | undefined;
   #tracerReady: Promise<unknown> | undefined;
   #closed = false;
+  /** `sharedHoldings`: other processes may release or renew what this locker holds. */
+  readonly #shared: boolean;
 
   constructor(backend: AnyBackend, options: LockerOptions) {
     if (!backend || typeof backend.tryAcquire !== 'function' || typeof backend.release !== 'function') {
@@ -222,15 +232,26 @@ class LockerImpl implements Locker, LeaseOwner {
     }
     this.backend = backend;
     this.#options = options;
-    this.#waiters = new WaitQueues<LeaseHandle, Prepared>(backend, (holder, next) => {
-      try {
-        if (next.request) this.#prepareHandOver(holder, next.request);
-      } catch {
-        // Runs as the new holder's acquire returns, which must not fail over it: the next waiter
-        // looks for itself instead, and meets the error in its own acquire.
-        next.rouse();
-      }
-    });
+    this.#shared = options.sharedHoldings === true;
+    if (this.#shared && (options.localHandOvers ?? 0) > 0) {
+      throw new InvalidArgumentError(
+        'localHandOvers must be 0 with sharedHoldings (a hand-over passes one store token to the next holder)',
+        { backend: backend.name, operation: 'configure' },
+      );
+    }
+    this.#waiters = new WaitQueues<LeaseHandle, Prepared>(
+      backend,
+      (holder, next) => {
+        try {
+          if (next.request) this.#prepareHandOver(holder, next.request);
+        } catch {
+          // Runs as the new holder's acquire returns, which must not fail over it: the next waiter
+          // looks for itself instead, and meets the error in its own acquire.
+          next.rouse();
+        }
+      },
+      { holdersOwnTheKey: !this.#shared },
+    );
     const mode = options.mode ?? 'timeout';
     if (mode !== 'timeout' && mode !== 'lease') {
       throw new InvalidArgumentError(`mode must be 'timeout' or 'lease'; got ${String(mode)}`, {
@@ -249,7 +270,12 @@ class LockerImpl implements Locker, LeaseOwner {
         maxJitterMs: checkDuration(backend, retry.maxJitter ?? Infinity, 'retry.maxJitter', op, true),
       },
       releaseTimeoutMs: checkDuration(backend, options.releaseTimeout ?? '2s', 'releaseTimeout', op),
-      localHandOvers: checkCount(options.localHandOvers ?? 16, 'localHandOvers', op, MAX_LOCAL_HAND_OVERS),
+      localHandOvers: checkCount(
+        options.localHandOvers ?? (this.#shared ? 0 : 16),
+        'localHandOvers',
+        op,
+        MAX_LOCAL_HAND_OVERS,
+      ),
       timing: {
         driftFactor: options.clockDrift?.factor ?? 0.01,
         driftFixedMs: checkDuration(backend, options.clockDrift?.fixed ?? 2, 'clockDrift.fixed', op),
@@ -625,7 +651,7 @@ class LockerImpl implements Locker, LeaseOwner {
             key: request.key,
           });
         }
-        const local = this.#waiters.holder(request.key);
+        const local = this.#shared ? undefined : this.#waiters.holder(request.key);
         if (local) {
           // Held by this very locker: an attempt could only fail. Have the holding made ready
           // to pass on, and sleep until its release (or loss) wakes us or hands it over.
@@ -661,7 +687,7 @@ class LockerImpl implements Locker, LeaseOwner {
   /** How long to sleep before the next attempt, unless woken by a release first. */
   #pollDelay(key: string, step: number, retryAfterMs: number | undefined, remaining: number): number {
     // Held by this very locker: its release or loss wakes us, so polling would only burn the store.
-    const local = this.#waiters.holder(key);
+    const local = this.#shared ? undefined : this.#waiters.holder(key);
     if (local) return Math.min(remaining, Math.max(1, local.lossAt - performance.now()));
     let delay = backoffDelay(step, this.#defaults.backoff);
     // A store that says when the holding expires: no point sleeping past that.
@@ -691,6 +717,7 @@ class LockerImpl implements Locker, LeaseOwner {
         ttlMs: request.ttlMs,
         owner: request.owner,
         waitMs,
+        signal,
       }),
     );
     this.#inFlight(pending);

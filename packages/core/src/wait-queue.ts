@@ -39,6 +39,11 @@ export class WaitQueues<H = unknown, R = unknown> {
   readonly #backend: AnyBackend;
   readonly #queues = new Map<string, Queue<H>>();
   readonly #onHeld: ((holder: H, next: WaitTicket<H, R>) => void) | undefined;
+  /**
+   * A key this locker holds stays held until its own release or loss (false when other processes
+   * may release or renew its holdings: a stateless lock service). Then nobody polls meanwhile.
+   */
+  readonly #holdersOwnTheKey: boolean;
   /** Entries added since the last sweep, and the threshold for the next one. */
   #added = 0;
   #sweepAt = SWEEP_AFTER;
@@ -48,9 +53,19 @@ export class WaitQueues<H = unknown, R = unknown> {
    * stays asleep (the holder's release or loss wakes it or hands it the key); `onHeld` lets the
    * locker make the holding ready to pass on meanwhile. Without it, `next` is roused to look.
    */
-  constructor(backend: AnyBackend, onHeld?: (holder: H, next: WaitTicket<H, R>) => void) {
+  constructor(
+    backend: AnyBackend,
+    onHeld?: (holder: H, next: WaitTicket<H, R>) => void,
+    options: { holdersOwnTheKey?: boolean } = {},
+  ) {
     this.#backend = backend;
     this.#onHeld = onHeld;
+    this.#holdersOwnTheKey = options.holdersOwnTheKey ?? true;
+  }
+
+  /** This locker holds `key`, and only its own release or loss can end that. */
+  #heldHere(queue: Queue<unknown>): boolean {
+    return queue.holder !== undefined && this.#holdersOwnTheKey;
   }
 
   /** Keys with an entry (waited for, held here, or idle and not swept yet). */
@@ -71,6 +86,7 @@ export class WaitQueues<H = unknown, R = unknown> {
   hold(key: string, holder: H): void {
     const queue = this.#queue(key);
     queue.holder = holder;
+    if (!this.#holdersOwnTheKey) return;
     queue.hint?.abort();
     queue.hint = undefined;
   }
@@ -105,7 +121,7 @@ export class WaitQueues<H = unknown, R = unknown> {
    */
   wake(key: string): void {
     const queue = this.#queues.get(key);
-    if (!queue || queue.holder !== undefined || queue.tickets.length === 0) return;
+    if (!queue || this.#heldHere(queue as Queue<unknown>) || queue.tickets.length === 0) return;
     const head = queue.tickets[0]!;
     if (head.sleeping) head.rouse();
     else queue.missed = true;
@@ -147,7 +163,7 @@ export class WaitQueues<H = unknown, R = unknown> {
    */
   listen(key: string, queue: Queue<unknown>): void {
     const released = this.#backend.released;
-    if (!released || queue.hint || queue.holder !== undefined) return;
+    if (!released || queue.hint || this.#heldHere(queue)) return;
     const hint = new AbortController();
     queue.hint = hint;
     released.call(this.#backend, key, hint.signal).then(
@@ -184,7 +200,7 @@ export class WaitQueues<H = unknown, R = unknown> {
       queue.missed = false;
       const next = queue.tickets[0]!;
       const holder = queue.holder;
-      if (holder !== undefined && next.sleeping && this.#onHeld) {
+      if (holder !== undefined && next.sleeping && this.#onHeld && this.#holdersOwnTheKey) {
         this.#onHeld(holder as H, next as WaitTicket<H, R>);
       } else {
         next.rouse();

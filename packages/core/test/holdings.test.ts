@@ -109,6 +109,14 @@ describe('acquire options for stores that wait', () => {
     expect(backend.calls.at(-1)).toMatchObject({ op: 'acquire', waitMs: 0 });
   });
 
+  it("passes the caller's abort signal to the store", async () => {
+    const backend = new ScriptedBackend();
+    const l = locker(backend);
+    const controller = new AbortController();
+    await l.acquire('k', { signal: controller.signal });
+    expect(backend.calls.at(-1)?.signal).toBe(controller.signal);
+  });
+
   it('refuses a bad token before any I/O', async () => {
     const backend = new ScriptedBackend();
     const l = locker(backend);

@@ -33,6 +33,7 @@ export class ScriptedBackend implements LeaseBackend {
     ttlMs?: number;
     batch?: number;
     waitMs?: number | undefined;
+    signal?: AbortSignal | undefined;
     fence?: number | undefined;
   }[] = [];
   closed = false;
@@ -80,6 +81,7 @@ export class ScriptedBackend implements LeaseBackend {
       token: request.token,
       ttlMs: request.ttlMs,
       waitMs: request.waitMs,
+      signal: request.signal,
     });
     return this.#answer(this.acquireScript, this.count('acquire'));
   }
