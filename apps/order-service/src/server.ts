@@ -70,11 +70,11 @@ export function buildServer(config: OrderServiceConfig, options: BuildServerOpti
         error.code === 'ECONNREFUSED'
       ) {
         return sendProblem(
-          reply,
+          reply.header('retry-after', '1'),
           503,
           'DATABASE_UNAVAILABLE',
           'the database could not be reached or failed',
-        ).header('retry-after', '1');
+        );
       }
       return sendProblem(reply, 500, 'INTERNAL', 'the request failed; see the service log');
     },

@@ -1,3 +1,5 @@
+import { createLocker } from '@leasekit/core';
+import { createMemoryBackend } from '@leasekit/memory';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -209,6 +211,78 @@ describe('order service with LOCKING=off', () => {
       expect((await unlocked.inject('/healthz')).json()).toMatchObject({ locking: 'off' });
     } finally {
       await unlocked.close();
+    }
+  });
+});
+
+describe('order service when the lock cannot be had', () => {
+  it('answers 409 ACQUIRE_TIMEOUT when the item stays locked past LOCK_WAIT, and sells nothing', async () => {
+    const locker = createLocker(createMemoryBackend(), { ttl: '10s' });
+    const waiting = await orderService(database.url, { LOCK_WAIT: '0', INSTANCE_ID: 'waiting' }, { locker });
+    try {
+      const name = await item(3);
+      const held = await locker.acquire(`inventory:${name}`);
+      const response = await waiting.inject({
+        method: 'POST',
+        url: '/order',
+        payload: { item_name: name, quantity: 1 },
+      });
+      expect(response.statusCode).toBe(409);
+      expect(response.json()).toMatchObject({
+        code: 'ACQUIRE_TIMEOUT',
+        item_name: name,
+        instance: 'waiting',
+      });
+      await held.release();
+      expect((await inventory.getStock(name))?.quantity).toBe(3);
+    } finally {
+      await waiting.close();
+    }
+  });
+
+  it('answers 503 LOCK_SERVICE_UNAVAILABLE problem+json when the lock service does not answer', async () => {
+    const unreachable = await orderService(
+      database.url,
+      { LOCK_SERVICE_URL: 'http://127.0.0.1:1', INSTANCE_ID: 'cut-off' },
+      { lockService: true },
+    );
+    try {
+      const response = await unreachable.inject({
+        method: 'POST',
+        url: '/order',
+        payload: { item_name: 'item2', quantity: 1 },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json()).toMatchObject({ code: 'LOCK_SERVICE_UNAVAILABLE', instance: 'cut-off' });
+      expect((await inventory.getStock('item2'))?.quantity).toBe(200);
+    } finally {
+      await unreachable.close();
+    }
+  });
+});
+
+describe('order service when the database is gone', () => {
+  it('answers 503 DATABASE_UNAVAILABLE problem+json on orders and health, no stack trace', async () => {
+    const doomed = await startEmbeddedDatabase();
+    const app = await orderService(doomed.url, { INSTANCE_ID: 'orphan' });
+    try {
+      await doomed.stop();
+      const response = await app.inject({
+        method: 'POST',
+        url: '/order',
+        payload: { item_name: 'item1', quantity: 1 },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', instance: 'orphan' });
+      expect((await app.inject('/healthz')).statusCode).toBe(503);
+      const stock = await app.inject('/stock/item1');
+      expect(stock.statusCode).toBe(503);
+      expect(stock.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    } finally {
+      await app.close();
     }
   });
 });

@@ -51,14 +51,14 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
         request.log.error({ err: error }, 'lock service failed');
         return done('error', () =>
           sendProblem(
-            reply,
+            reply.header('retry-after', '1'),
             503,
             'LOCK_SERVICE_UNAVAILABLE',
             'the lock service could not be reached or failed',
             {
               instance,
             },
-          ).header('retry-after', '1'),
+          ),
         );
       }
     }
@@ -120,9 +120,15 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
     } catch (error) {
       request.log.error({ err: error }, 'database failed');
       return done('error', () =>
-        sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database could not be reached or failed', {
-          instance,
-        }).header('retry-after', '1'),
+        sendProblem(
+          reply.header('retry-after', '1'),
+          503,
+          'DATABASE_UNAVAILABLE',
+          'the database could not be reached or failed',
+          {
+            instance,
+          },
+        ),
       );
     } finally {
       if (lock) {
