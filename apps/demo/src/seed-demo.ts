@@ -59,10 +59,16 @@ const cleanUp = () => {
   })();
   return cleaning;
 };
+// Settles when the load test has exited (it stops sending on Ctrl-C, reads the final stock and
+// prints what it has, so the stack must outlive it); undefined while it is not running.
+let loadtestExited: Promise<unknown> | undefined;
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    // The load test (same terminal) stops on Ctrl-C by itself and prints what it has.
-    void cleanUp().then(() => process.exit(130));
+  process.on(signal, () => {
+    // A second signal does not wait for the load test.
+    const waitFor = interrupted ? Promise.resolve() : (loadtestExited ?? Promise.resolve());
+    interrupted = true;
+    void waitFor.then(cleanUp).then(() => process.exit(130));
   });
 }
 
@@ -112,9 +118,12 @@ try {
         stdio: 'inherit',
       },
     );
+    loadtestExited = new Promise((exited) => child.once('close', exited));
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 130 : 3)));
   });
+  // Interrupted: the signal handler stops the stack and exits once the load test has printed.
+  if (interrupted) await new Promise(() => {});
 
   say('stopping everything the demo started');
   await cleanUp();
