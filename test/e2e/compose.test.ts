@@ -29,12 +29,15 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
   services: Record<string, Service>;
 };
 const services = compose.services;
-const app = (name: string) => services[name]?.build?.args?.APP;
+/** The app a service builds: the demo recipe's APP argument, or an app's own Dockerfile. */
+const app = (name: string) =>
+  services[name]?.build?.args?.APP ??
+  /^apps\/([\w-]+)\/Dockerfile$/.exec(services[name]?.build?.dockerfile ?? '')?.[1];
 const byApp = (name: string) => Object.entries(services).filter(([service]) => app(service) === name);
 /** Container port of a `host:container` mapping. */
 const containerPort = (mapping: string) => Number(mapping.split(':').at(-1));
 const healthPort = (service: Service) => {
-  const url = service.healthcheck?.test.find((part) => part.startsWith('http://'));
+  const url = /http:\/\/[^'"\s)]+/.exec(service.healthcheck?.test.join(' ') ?? '')?.[0];
   return url === undefined ? undefined : Number(new URL(url).port);
 };
 
