@@ -33,8 +33,13 @@ export interface AcquireInput {
   readonly owner: string | null;
   readonly metadata: Readonly<Record<string, string>> | null;
   readonly idempotencyKey: string | undefined;
-  /** Aborts a wait: the client went away, or the server shuts down. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborts when the client goes away (see `clientGone`): its wait ends, and a grant made for it
+   * anyway (it raced the abort, or the answer could not be written) is given back at once.
+   */
+  readonly gone: AbortSignal;
+  /** Aborts when the server starts shutting down: a wait ends with a 503. */
+  readonly shutdown: AbortSignal;
   /** Milliseconds since the request was received (for `waitedMs`). */
   readonly elapsedMs: () => number;
 }
@@ -46,6 +51,11 @@ export interface Granted {
   readonly ttlMs: number;
   readonly expiresAt: number;
   readonly waitedMs: number;
+}
+
+/** The client went away before its answer: a grant made for it was given back. */
+export interface Abandoned {
+  readonly kind: 'gone';
 }
 
 export interface HolderView {
@@ -93,12 +103,13 @@ export class LockService {
     return checkTtl(this.backend, ttlMs, operation);
   }
 
-  async acquire(input: AcquireInput): Promise<Granted | Refused> {
+  async acquire(input: AcquireInput): Promise<Granted | Refused | Abandoned> {
     const key = storeKey(input.tenant, input.key);
     this.checkTtl(input.ttlMs, 'acquire');
     const owner = encodeHolder({ owner: input.owner, mode: input.mode, metadata: input.metadata });
     // Timeout mode always: the service never renews by itself (clients renew over HTTP).
-    const options = { ttl: input.ttlMs, owner, mode: 'timeout' as const, signal: input.signal };
+    const signal = AbortSignal.any([input.gone, input.shutdown]);
+    const options = { ttl: input.ttlMs, owner, mode: 'timeout' as const, signal };
     const token =
       input.idempotencyKey === undefined
         ? undefined
@@ -122,7 +133,12 @@ export class LockService {
       }
     } catch (error) {
       if (!isLeaseError(error, 'ACQUIRE_TIMEOUT')) {
-        if (input.signal.aborted) {
+        if (input.gone.aborted) {
+          // Nobody to answer; the locker gives back whatever the aborted attempt still takes.
+          this.#metrics.acquire('cancelled', input.waitMs > 0 ? input.elapsedMs() / 1_000 : undefined);
+          return { kind: 'gone' };
+        }
+        if (input.shutdown.aborted) {
           throw new ProblemError(
             503,
             'SHUTTING_DOWN',
@@ -139,6 +155,22 @@ export class LockService {
     const waitedMs = Math.max(0, Math.round(input.elapsedMs()));
     const waited = input.waitMs > 0 ? waitedMs / 1_000 : undefined;
     if (lease !== null) {
+      const granted = lease;
+      if (input.gone.aborted) {
+        // Granted as the client left: nobody will ever renew or release it.
+        this.#metrics.acquire('abandoned', waited);
+        await this.#giveBack(granted);
+        return { kind: 'gone' };
+      }
+      // The answer may still fail to reach the client (it leaves while it is written).
+      input.gone.addEventListener(
+        'abort',
+        () => {
+          this.#metrics.acquire('abandoned', undefined);
+          void this.#giveBack(granted);
+        },
+        { once: true },
+      );
       this.#metrics.acquire('granted', waited);
       return {
         kind: 'granted',
@@ -151,6 +183,15 @@ export class LockService {
     }
     this.#metrics.acquire(input.waitMs > 0 ? 'timed_out' : 'contended', waited);
     return { kind: 'held', ...(await this.#holder(key)) };
+  }
+
+  /** Releases a grant whose client went away; a failure leaves it to its TTL (nobody to tell). */
+  async #giveBack(lease: Lease): Promise<void> {
+    try {
+      await lease.release();
+    } catch {
+      // The store failed: the holding expires by its TTL.
+    }
   }
 
   /** Who holds `key`, never the token: best effort (a failing inspect gives `null`). */

@@ -1,7 +1,11 @@
 import type { LockerHooks } from '@leasekit/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export type AcquireOutcome = 'granted' | 'contended' | 'timed_out' | 'error';
+/**
+ * `cancelled`: the client went away during its wait; `abandoned`: granted as (or after) the
+ * client went away, and given back at once.
+ */
+export type AcquireOutcome = 'granted' | 'contended' | 'timed_out' | 'cancelled' | 'abandoned' | 'error';
 
 /**
  * Prometheus metrics of one server instance: its own registry, so two servers in one process
@@ -37,7 +41,7 @@ export class ServiceMetrics {
     });
     this.#acquires = new Counter({
       name: 'leasekit_acquires_total',
-      help: 'Acquire requests by outcome: granted, contended (409 without waiting), timed_out (409 after waiting), error',
+      help: 'Acquire requests by outcome: granted, contended (409 without waiting), timed_out (409 after waiting), cancelled (the client left during its wait), abandoned (granted as the client left, given back), error',
       labelNames: ['outcome'],
       registers,
     });

@@ -104,12 +104,14 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
   app.decorateRequest('tenant', '');
 
   const metrics = new ServiceMetrics(() => locker.heldCount);
-  // One locker per process; timeout mode (the service never renews on its own); no local
-  // hand-overs: one would pass the store token of the holder to the next, and the previous
-  // client's token would then release the new holder's lock.
+  // One locker per process; timeout mode (the service never renews on its own); shared
+  // holdings: any instance renews or releases any lease, so a waiter here must not count on a
+  // key this locker granted staying held (it keeps asking the store and listening for the
+  // release), and local hand-overs are off (one would pass the holder's store token, the
+  // client's credential, on to the next holder).
   const locker = createLocker(backend, {
     mode: 'timeout',
-    localHandOvers: 0,
+    sharedHoldings: true,
     closeBackend: false, // closed by onClose below, without releasing the clients' leases
     hooks: metrics.lockerHooks(),
   });

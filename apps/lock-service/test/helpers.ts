@@ -55,6 +55,7 @@ export async function call(
     body?: unknown;
     raw?: string;
     tenant?: keyof typeof KEYS | null;
+    signal?: AbortSignal;
   } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = {};
@@ -71,6 +72,7 @@ export async function call(
     method: method as 'GET',
     headers,
     ...(body === undefined ? {} : { body }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     dispatcher: agent,
   });
   const text = await response.body.text();
@@ -96,6 +98,13 @@ export function problem(answer: Answer, status: number, code: string): any {
   }
   if (answer.body?.code !== code) throw new Error(`expected code ${code}, got ${answer.text}`);
   return answer.body;
+}
+
+/** The value of an unlabelled metric, or of one series (`name{label="value"}`); 0 when absent. */
+export async function metricValue(base: string, series: string): Promise<number> {
+  const metrics = await call(base, 'GET', '/metrics', { tenant: null });
+  const line = metrics.text.split('\n').find((entry) => entry.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 /** Resolves once `count` acquires wait on the server (its `leasekit_acquires_waiting` gauge). */

@@ -73,6 +73,22 @@ describe('two instances over 3 Redis nodes', () => {
     expect(granted.body.waitedMs).toBeLessThan(20_000);
   });
 
+  it('hands a request waiting on A the key A granted, released through B, long before its TTL', async () => {
+    const k = key();
+    const lease = (await call(a.url, 'POST', `/v1/locks/${k}`, { body: { ttl: '30s' } })).body;
+    // A keeps no handle that would make its waiter sleep until the 30 s lease's local deadline:
+    // it keeps asking the store and listening for the release.
+    const waiting = call(a.url, 'POST', `/v1/locks/${k}`, { body: { ttl: '5s', wait: '5s' } });
+    await waitersOn(a.url, 1);
+    expect(
+      (await call(b.url, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } })).status,
+    ).toBe(204);
+    const granted = await waiting;
+    expect(granted.status).toBe(201);
+    expect(BigInt(granted.body.fence)).toBeGreaterThan(BigInt(lease.fence));
+    expect(granted.body.waitedMs).toBeLessThan(5_000);
+  });
+
   it('gives an Idempotency-Key retry the same lease on the other instance', async () => {
     const k = key();
     const headers = { 'idempotency-key': randomUUID() };

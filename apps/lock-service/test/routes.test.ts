@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createMemoryBackend, createMemoryStore } from '@leasekit/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, problem, type Service, startService, waitersOn } from './helpers.js';
+import { call, metricValue, problem, type Service, startService, waitersOn } from './helpers.js';
 
 let service: Service;
 let base: string;
@@ -147,6 +147,36 @@ describe('server-side wait', () => {
     expect(Number(granted.body.fence)).toBeGreaterThan(Number(holder.fence));
     expect(granted.body.waitedMs).toBeGreaterThan(0);
     expect(granted.body.waitedMs).toBeLessThan(20_000);
+  });
+
+  it('ends the wait of a client that went away, and leaves nothing held for it', async () => {
+    const k = key();
+    const holder = (await call(base, 'POST', `/v1/locks/${k}`, { body: { ttl: '30s' } })).body;
+    const controller = new AbortController();
+    const reason = new Error('the caller gave up');
+    const waiting = call(base, 'POST', `/v1/locks/${k}`, {
+      body: { ttl: '30s', wait: '20s' },
+      signal: controller.signal,
+    });
+    await waitersOn(base, 1);
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    // Released at once, racing the server's reading of the closed connection: the waiter is
+    // either ended first (cancelled) or granted and given back (abandoned), never left holding.
+    const released = await call(base, 'DELETE', `/v1/locks/${k}`, {
+      headers: { 'lease-token': holder.token },
+    });
+    expect(released.status).toBe(204);
+    // Another client gets the key within a short wait (a give-back may be in flight), long
+    // before the 30 s TTL a stranded grant would keep it.
+    const next = await call(base, 'POST', `/v1/locks/${k}`, { body: { ttl: '5s', wait: '2s' } });
+    expect(next.status).toBe(201);
+    const [cancelled, abandoned] = await Promise.all([
+      metricValue(base, 'leasekit_acquires_total{outcome="cancelled"}'),
+      metricValue(base, 'leasekit_acquires_total{outcome="abandoned"}'),
+    ]);
+    expect(cancelled + abandoned).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(base, 'leasekit_acquires_waiting')).toBe(0);
   });
 
   it('answers 409 LOCK_HELD once the wait is over', async () => {

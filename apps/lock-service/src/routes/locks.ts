@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { clientGone } from '../client-gone.js';
 import { DEFAULT_TTL_MS, MAX_WAIT_MS, parseDuration } from '../durations.js';
 import type { LockService } from '../lock-service.js';
 import { ProblemError, problemResponse } from '../problem.js';
@@ -90,15 +91,6 @@ function fenceText(value: number | undefined): string | null {
   return value === undefined ? null : String(value);
 }
 
-/** An abort signal for one request's wait: the client hung up, or the server is shutting down. */
-function waitSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
-  const gone = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) gone.abort(new Error('the client went away'));
-  });
-  return AbortSignal.any([gone.signal, shutdown]);
-}
-
 export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOptions): Promise<void> {
   const { service, tenantOf, shutdown } = options;
   // Before the body is read or validated: an unauthenticated caller learns nothing else.
@@ -158,9 +150,12 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
         owner: body.owner ?? null,
         metadata,
         idempotencyKey: request.headers['idempotency-key'],
-        signal: waitMs > 0 ? waitSignal(reply, shutdown) : shutdown,
+        gone: clientGone(reply),
+        shutdown,
         elapsedMs: () => reply.elapsedTime,
       });
+      // The client went away (nginx's 499): nobody reads this; any grant was given back.
+      if (result.kind === 'gone') return reply.code(499).send();
       if (result.kind === 'held') {
         throw new ProblemError(
           409,

@@ -1,5 +1,6 @@
 import { isLeaseError } from '@leasekit/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { clientGone } from '../client-gone.js';
 import { formatGoDuration, parseGoDuration } from '../durations.js';
 import type { LockService } from '../lock-service.js';
 import { KEY_PATTERN } from '../tokens.js';
@@ -24,6 +25,8 @@ export class SeedParameterError extends Error {
 }
 
 const DEFAULT_SEED_TTL_MS = 10_000;
+/** `/lock` never waits, so shutting down has nothing to cut short. */
+const NEVER = new AbortController().signal;
 const NOT_FOUND = 'lock not found or expired';
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
@@ -108,9 +111,11 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
         owner: null,
         metadata: null,
         idempotencyKey: undefined,
-        signal: new AbortController().signal,
+        gone: clientGone(reply),
+        shutdown: NEVER,
         elapsedMs: () => reply.elapsedTime,
       });
+      if (result.kind === 'gone') return reply.code(499).send();
       if (result.kind === 'held') {
         return reply
           .code(409)

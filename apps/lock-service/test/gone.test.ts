@@ -1,0 +1,57 @@
+import { createLocker } from '@leasekit/core';
+import { createMemoryBackend } from '@leasekit/memory';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LockService } from '../src/lock-service.js';
+import { ServiceMetrics } from '../src/metrics.js';
+
+// A grant that cannot reach its client (it left as the answer was written) is given back at
+// once. Over HTTP the client's leaving is usually seen during the wait (routes.test.ts); the
+// moment after the grant is driven here through the service's own `gone` signal.
+
+const backend = createMemoryBackend();
+const metrics = new ServiceMetrics(() => locker.heldCount);
+const locker = createLocker(backend, { mode: 'timeout', sharedHoldings: true, closeBackend: false });
+const service = new LockService(locker, backend, 'x'.repeat(32), metrics);
+afterAll(() => backend.close());
+
+const input = (key: string, gone: AbortSignal, waitMs = 0) => ({
+  tenant: 'alpha',
+  key,
+  ttlMs: 30_000,
+  waitMs,
+  mode: 'timeout' as const,
+  owner: null,
+  metadata: null,
+  idempotencyKey: undefined,
+  gone,
+  shutdown: new AbortController().signal,
+  elapsedMs: () => 0,
+});
+
+describe('a client that goes away', () => {
+  it('has the grant it could not receive given back', async () => {
+    const left = new AbortController();
+    const granted = await service.acquire(input('given-back', left.signal));
+    expect(granted.kind).toBe('granted');
+    expect((await backend.inspect('alpha/given-back'))?.held).toBe(true);
+    left.abort(new Error('the client went away'));
+    const next = await service.acquire(input('given-back', new AbortController().signal, 2_000));
+    expect(next.kind).toBe('granted');
+    expect((await metrics.registry.getSingleMetric('leasekit_acquires_total')?.get())?.values).toContainEqual(
+      expect.objectContaining({ labels: { outcome: 'abandoned' }, value: 1 }),
+    );
+  });
+
+  it('gets no grant when it left before the answer, and leaves the key free', async () => {
+    const holder = await service.acquire(input('left-early', new AbortController().signal));
+    expect(holder.kind).toBe('granted');
+    const left = new AbortController();
+    const waiting = service.acquire(input('left-early', left.signal, 20_000));
+    left.abort(new Error('the client went away'));
+    expect(await waiting).toEqual({ kind: 'gone' });
+    expect(holder.kind === 'granted' && (await service.release('alpha', 'left-early', holder.token))).toBe(
+      true,
+    );
+    expect((await backend.inspect('alpha/left-early'))?.held ?? false).toBe(false);
+  });
+});
