@@ -5,15 +5,19 @@
 import { checkRegistry } from '../registry.js';
 import type { Scenario } from '../types.js';
 import { azureBlobScenarios } from './azure-blob.js';
+import { blobWorkerScenarios } from './blob-worker.js';
 import { dynamodbScenarios } from './dynamodb.js';
 import { memoryScenarios } from './memory.js';
 import { redisScenarios } from './redis.js';
+import { serviceScenarios } from './service.js';
 
 export const scenarios: readonly Scenario[] = [
   ...memoryScenarios,
   ...redisScenarios,
   ...azureBlobScenarios,
+  ...blobWorkerScenarios,
   ...dynamodbScenarios,
+  ...serviceScenarios,
 ];
 
 checkRegistry(scenarios);
