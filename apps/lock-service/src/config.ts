@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { InvalidArgumentError } from '@leasekit/core';
 
 /**
@@ -74,7 +74,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'LEASEKIT_TOKEN_SECRET',
     default: undefined,
     description:
-      'secret (32+ characters) for Idempotency-Key tokens; every instance behind one load balancer needs the same; unset: random per process',
+      'secret (32+ characters) deriving store tokens from Idempotency-Keys; unset: derived from LEASEKIT_API_KEYS, so instances with the same keys agree (a fixed one with --insecure and no keys)',
   },
   {
     name: 'LEASEKIT_SEED_ROUTES',
@@ -106,10 +106,30 @@ export interface ServiceConfig {
   readonly backend: BackendConfig;
   /** HMAC key deriving store tokens from Idempotency-Keys. */
   readonly tokenSecret: string;
-  /** `tokenSecret` was drawn at random (not shared with other instances). */
+  /**
+   * Where `tokenSecret` comes from: `LEASEKIT_TOKEN_SECRET` (`configured`), or, unset, derived
+   * from the API keys (`api-keys`), or a fixed one with `--insecure` and no keys (`insecure`).
+   */
+  readonly tokenSecretSource: TokenSecretSource;
+  /** `tokenSecret` was not configured (`tokenSecretSource` is not `configured`). */
   readonly tokenSecretGenerated: boolean;
   readonly seedRoutes: boolean;
   readonly logLevel: LogLevel;
+}
+
+export type TokenSecretSource = 'configured' | 'api-keys' | 'insecure';
+
+/**
+ * The token secret when `LEASEKIT_TOKEN_SECRET` is unset: an HMAC of the sorted `tenant:key`
+ * list under a fixed label, so every instance with the same keys derives the same secret without
+ * more setup, and nobody without all the keys can. With no keys (`--insecure`) it is the label's
+ * own, public: Idempotency-Keys are then the only secret.
+ */
+export function defaultTokenSecret(apiKeys: ReadonlyMap<string, string>): string {
+  const entries = [...apiKeys].map(([key, tenant]) => `${tenant}:${key}`).sort();
+  return createHmac('sha256', 'leasekit/lock-service/token-secret/v1')
+    .update(entries.join('\n'))
+    .digest('base64url');
 }
 
 /** A bad configuration value: `variable` names it, the message says what is allowed. */
@@ -276,7 +296,8 @@ export function loadConfig(env: Env, argv: readonly string[] = []): ServiceConfi
     apiKeys,
     insecure: apiKeys.size === 0,
     backend,
-    tokenSecret: secret ?? randomBytes(32).toString('base64url'),
+    tokenSecret: secret ?? defaultTokenSecret(apiKeys),
+    tokenSecretSource: secret !== undefined ? 'configured' : apiKeys.size > 0 ? 'api-keys' : 'insecure',
     tokenSecretGenerated: secret === undefined,
     seedRoutes: seed === 'on',
     logLevel,

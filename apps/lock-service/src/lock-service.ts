@@ -78,6 +78,14 @@ export interface Inspected extends HolderRecord {
   readonly storeToken: string | undefined;
 }
 
+/**
+ * What names a holding on renew and release: the lease token the acquire answered, or the
+ * `Idempotency-Key` the acquire sent (with the holding's fence, when the client knows it).
+ */
+export type HoldingCredential =
+  | { readonly leaseToken: string }
+  | { readonly idempotencyKey: string; readonly fence: number | undefined };
+
 export interface Renewed {
   readonly fence: number | undefined;
   readonly ttlMs: number;
@@ -214,9 +222,9 @@ export class LockService {
     return { holder: null, retryAfterS: 1 };
   }
 
-  /** Renews the holding `token` names; 400 for a token this service never issues, 410 when lost. */
-  async renew(tenant: string, key: string, token: string, ttlMs: number): Promise<Renewed> {
-    const ref = this.#ref(tenant, key, token);
+  /** Renews the holding `credential` names; 400 for a token this service never issues, 410 when lost. */
+  async renew(tenant: string, key: string, credential: HoldingCredential, ttlMs: number): Promise<Renewed> {
+    const ref = this.#ref(tenant, key, credential);
     this.checkTtl(ttlMs, 'renew');
     try {
       const renewed = await this.locker.renewHolding(ref, { ttl: ttlMs });
@@ -232,9 +240,9 @@ export class LockService {
     }
   }
 
-  /** Releases the holding `token` names: `false` when it no longer held the key. */
-  async release(tenant: string, key: string, token: string): Promise<boolean> {
-    const released = await this.locker.releaseHolding(this.#ref(tenant, key, token));
+  /** Releases the holding `credential` names: `false` when it no longer held the key. */
+  async release(tenant: string, key: string, credential: HoldingCredential): Promise<boolean> {
+    const released = await this.locker.releaseHolding(this.#ref(tenant, key, credential));
     if (!released) this.#metrics.releaseLost();
     return released;
   }
@@ -253,13 +261,29 @@ export class LockService {
     };
   }
 
-  /** `token` decoded, or a 400: a malformed token is bad input, not a lost lease. */
-  #ref(tenant: string, key: string, token: string): { key: string; token: string; fence?: number } {
-    const decoded = decodeLeaseToken(token);
+  /**
+   * The holding a credential names. A lease token carries the store token and the fence; an
+   * `Idempotency-Key` names the store token its acquire derived (any instance sharing the secret
+   * derives the same), with the fence only when the client sends it. A malformed lease token is
+   * a 400: bad input, not a lost lease.
+   */
+  #ref(
+    tenant: string,
+    key: string,
+    credential: HoldingCredential,
+  ): { key: string; token: string; fence?: number } {
+    const storeKeyOf = storeKey(tenant, key);
+    if ('idempotencyKey' in credential) {
+      const token = idempotentStoreToken(this.#secret, tenant, key, credential.idempotencyKey);
+      return credential.fence === undefined
+        ? { key: storeKeyOf, token }
+        : { key: storeKeyOf, token, fence: credential.fence };
+    }
+    const decoded = decodeLeaseToken(credential.leaseToken);
     if (!decoded) {
       throw new ProblemError(400, 'INVALID_ARGUMENT', 'Lease-Token is not a lease token this service issued');
     }
-    const ref = { key: storeKey(tenant, key), token: decoded.storeToken };
+    const ref = { key: storeKeyOf, token: decoded.storeToken };
     return decoded.fence === undefined ? ref : { ...ref, fence: decoded.fence };
   }
 

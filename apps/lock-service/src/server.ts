@@ -124,8 +124,14 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
     app.log.warn(
       'no API keys: serving without authentication (--insecure); every request is tenant "public"',
     );
-  if (config.tokenSecretGenerated) {
-    app.log.info('LEASEKIT_TOKEN_SECRET unset: Idempotency-Key retries are recognised by this instance only');
+  if (config.tokenSecretSource === 'api-keys') {
+    app.log.info(
+      'LEASEKIT_TOKEN_SECRET unset: derived from LEASEKIT_API_KEYS (instances with the same keys agree; changing the keys changes it)',
+    );
+  } else if (config.tokenSecretSource === 'insecure') {
+    app.log.warn(
+      'LEASEKIT_TOKEN_SECRET unset and no API keys: a fixed token secret; Idempotency-Keys are the only secret',
+    );
   }
 
   // JSON bodies, where an empty one is no body (a renew may send none).

@@ -28,6 +28,27 @@ describe('configuration', () => {
     expect(config.backend).toEqual({ kind: 'memory' });
     expect(config.apiKeys.get('0123456789abcdef0123')).toBe('acme');
     expect(config.tokenSecretGenerated).toBe(true);
+    expect(config.tokenSecretSource).toBe('api-keys');
+  });
+
+  it('derives the token secret from the API keys unless LEASEKIT_TOKEN_SECRET is set', () => {
+    const two = 'acme:0123456789abcdef0123,beta:beta-key-0123456789abc';
+    const swapped = 'beta:beta-key-0123456789abc, acme:0123456789abcdef0123';
+    const derived = loadConfig({ LEASEKIT_API_KEYS: two }).tokenSecret;
+    // Same keys, any order: the same secret on every instance, with nothing else to set up.
+    expect(loadConfig({ LEASEKIT_API_KEYS: swapped }).tokenSecret).toBe(derived);
+    expect(derived.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig(keys).tokenSecret).not.toBe(derived);
+    expect(derived).not.toContain('0123456789abcdef0123');
+    const explicit = loadConfig({ LEASEKIT_API_KEYS: two, LEASEKIT_TOKEN_SECRET: 's'.repeat(32) });
+    expect(explicit).toMatchObject({
+      tokenSecret: 's'.repeat(32),
+      tokenSecretSource: 'configured',
+      tokenSecretGenerated: false,
+    });
+    const insecure = loadConfig({}, ['--insecure']);
+    expect(insecure.tokenSecretSource).toBe('insecure');
+    expect(loadConfig({ LEASEKIT_INSECURE: '1' }).tokenSecret).toBe(insecure.tokenSecret);
   });
 
   it('reads every backend', () => {

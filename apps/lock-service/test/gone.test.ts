@@ -33,7 +33,7 @@ describe('a client that goes away', () => {
     const left = new AbortController();
     const granted = await service.acquire(input('given-back', left.signal));
     expect(granted.kind).toBe('granted');
-    expect((await backend.inspect('alpha/given-back'))?.held).toBe(true);
+    expect((await locker.inspect('alpha/given-back'))?.held).toBe(true);
     left.abort(new Error('the client went away'));
     const next = await service.acquire(input('given-back', new AbortController().signal, 2_000));
     expect(next.kind).toBe('granted');
@@ -49,9 +49,10 @@ describe('a client that goes away', () => {
     const waiting = service.acquire(input('left-early', left.signal, 20_000));
     left.abort(new Error('the client went away'));
     expect(await waiting).toEqual({ kind: 'gone' });
-    expect(holder.kind === 'granted' && (await service.release('alpha', 'left-early', holder.token))).toBe(
-      true,
-    );
-    expect((await backend.inspect('alpha/left-early'))?.held ?? false).toBe(false);
+    expect(
+      holder.kind === 'granted' &&
+        (await service.release('alpha', 'left-early', { leaseToken: holder.token })),
+    ).toBe(true);
+    expect((await locker.inspect('alpha/left-early'))?.held ?? false).toBe(false);
   });
 });

@@ -105,6 +105,35 @@ describe('two instances over 3 Redis nodes', () => {
     );
   });
 
+  it('agree on the token secret derived from the same API keys: retries, renew and release by Idempotency-Key', async () => {
+    // No LEASEKIT_TOKEN_SECRET: each instance derives it from LEASEKIT_API_KEYS.
+    const [c, d] = await Promise.all([
+      startService({ ...env(), LEASEKIT_TOKEN_SECRET: '' }),
+      startService({ ...env(), LEASEKIT_TOKEN_SECRET: '' }),
+    ]);
+    try {
+      const k = key();
+      const headers = { 'idempotency-key': randomUUID() };
+      const first = await call(c.url, 'POST', `/v1/locks/${k}`, { headers, body: { ttl: '10s' } });
+      expect(first.status).toBe(201);
+      const retry = await call(d.url, 'POST', `/v1/locks/${k}`, { headers, body: { ttl: '10s' } });
+      expect(retry.status).toBe(201);
+      expect(retry.body.token).toBe(first.body.token);
+      expect(retry.body.fence).toBe(first.body.fence);
+      const renewed = await call(d.url, 'POST', `/v1/locks/${k}/renew`, {
+        headers: { ...headers, 'lease-fence': first.body.fence },
+        body: { ttl: '20s' },
+      });
+      expect(renewed.status).toBe(200);
+      expect(renewed.body).toMatchObject({ fence: first.body.fence, ttlMs: 20_000 });
+      expect((await call(d.url, 'DELETE', `/v1/locks/${k}`, { headers })).status).toBe(204);
+      problem(await call(c.url, 'DELETE', `/v1/locks/${k}`, { headers }), 410, 'LEASE_LOST');
+      expect((await call(c.url, 'POST', `/v1/locks/${k}`, { body: {} })).status).toBe(201);
+    } finally {
+      await Promise.all([c.close(), d.close()]);
+    }
+  });
+
   it('loses no lock when an instance restarts mid-run', async () => {
     const keys = Array.from({ length: 20 }, key);
     const leases = await Promise.all(

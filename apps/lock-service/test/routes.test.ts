@@ -225,6 +225,71 @@ describe('Idempotency-Key', () => {
     problem(await call(base, 'GET', `/v1/locks/${k}`), 404, 'NOT_FOUND');
   });
 
+  it('renews and releases by the Idempotency-Key instead of the lease token', async () => {
+    const k = key();
+    const idempotency = `req-${randomUUID()}`;
+    const lease = await call(base, 'POST', `/v1/locks/${k}`, {
+      headers: { 'idempotency-key': idempotency },
+      body: { ttl: '10s' },
+    });
+    expect(lease.status).toBe(201);
+    const renewed = await call(base, 'POST', `/v1/locks/${k}/renew`, {
+      headers: { 'idempotency-key': idempotency, 'lease-fence': lease.body.fence },
+      body: { ttl: '20s' },
+    });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body).toMatchObject({ key: k, fence: lease.body.fence, ttlMs: 20_000 });
+    // Another key names no holding; neither does the same key in another tenant.
+    problem(
+      await call(base, 'POST', `/v1/locks/${k}/renew`, { headers: { 'idempotency-key': 'other' } }),
+      410,
+      'LEASE_LOST',
+    );
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, {
+        tenant: 'beta',
+        headers: { 'idempotency-key': idempotency },
+      }),
+      410,
+      'LEASE_LOST',
+    );
+    expect(
+      (await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'idempotency-key': idempotency } })).status,
+    ).toBe(204);
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'idempotency-key': idempotency } }),
+      410,
+      'LEASE_LOST',
+    );
+    problem(
+      await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.body.token } }),
+      410,
+      'LEASE_LOST',
+    );
+  });
+
+  it('wants exactly one of Lease-Token and Idempotency-Key, and a Lease-Fence that is a fence', async () => {
+    const k = key();
+    const lease = (await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': 'one' } }))
+      .body;
+    for (const headers of [
+      {},
+      { 'lease-token': lease.token, 'idempotency-key': 'one' },
+      { 'idempotency-key': 'one', 'lease-fence': '-1' },
+      { 'idempotency-key': 'one', 'lease-fence': '99999999999999999999' },
+    ]) {
+      const body = problem(
+        await call(base, 'DELETE', `/v1/locks/${k}`, { headers }),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      expect(body.detail).toMatch(/Lease-Token|Idempotency-Key|Lease-Fence|lease-fence/);
+    }
+    expect(
+      (await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } })).status,
+    ).toBe(204);
+  });
+
   it('refuses a malformed Idempotency-Key', async () => {
     const answer = await call(base, 'POST', `/v1/locks/${key()}`, {
       headers: { 'idempotency-key': 'a b/c' },

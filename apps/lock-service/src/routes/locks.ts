@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientGone } from '../client-gone.js';
 import { DEFAULT_TTL_MS, MAX_WAIT_MS, parseDuration } from '../durations.js';
-import type { LockService } from '../lock-service.js';
+import type { HoldingCredential, LockService } from '../lock-service.js';
 import { ProblemError, problemResponse } from '../problem.js';
 import { IDEMPOTENCY_KEY_PATTERN, KEY_PATTERN, TOKEN_PATTERN } from '../tokens.js';
 
@@ -80,11 +80,49 @@ const granted = {
   },
 } as const;
 
-const leaseTokenHeaders = {
+/** Renew and release name the holding by its lease token, or by the acquire's Idempotency-Key. */
+const holdingHeaders = {
   type: 'object',
-  required: ['lease-token'],
-  properties: { 'lease-token': { type: 'string', pattern: TOKEN_PATTERN } },
+  properties: {
+    'lease-token': { type: 'string', pattern: TOKEN_PATTERN },
+    'idempotency-key': {
+      type: 'string',
+      pattern: IDEMPOTENCY_KEY_PATTERN,
+      description: 'instead of Lease-Token: the Idempotency-Key the acquire sent',
+    },
+    'lease-fence': {
+      type: 'string',
+      pattern: '^(0|[1-9][0-9]{0,19})$',
+      description: "with Idempotency-Key: the holding's fence, answered back by renew",
+    },
+  },
 } as const;
+
+interface HoldingHeaders {
+  'lease-token'?: string;
+  'idempotency-key'?: string;
+  'lease-fence'?: string;
+}
+
+/** The credential of a renew or release: exactly one of Lease-Token and Idempotency-Key. */
+function credentialOf(headers: HoldingHeaders): HoldingCredential {
+  const leaseToken = headers['lease-token'];
+  const idempotencyKey = headers['idempotency-key'];
+  if ((leaseToken === undefined) === (idempotencyKey === undefined)) {
+    throw new ProblemError(
+      400,
+      'INVALID_ARGUMENT',
+      'send exactly one of Lease-Token (the token the acquire answered) and Idempotency-Key (the one the acquire sent)',
+    );
+  }
+  if (leaseToken !== undefined) return { leaseToken };
+  const fenceText = headers['lease-fence'];
+  const fence = fenceText === undefined ? undefined : Number(fenceText);
+  if (fence !== undefined && !Number.isSafeInteger(fence)) {
+    throw new ProblemError(400, 'INVALID_ARGUMENT', `Lease-Fence must be at most ${Number.MAX_SAFE_INTEGER}`);
+  }
+  return { idempotencyKey: idempotencyKey!, fence };
+}
 
 /** `fence` on the wire: a decimal string (fences can exceed 2^53 on some backends) or null. */
 function fenceText(value: number | undefined): string | null {
@@ -185,7 +223,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
   app.post<{
     Params: { key: string };
     Body: { ttl?: number | string } | null;
-    Headers: { 'lease-token': string };
+    Headers: HoldingHeaders;
   }>(
     '/v1/locks/:key/renew',
     {
@@ -194,7 +232,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
         tags: ['locks'],
         security,
         params: keyParams,
-        headers: leaseTokenHeaders,
+        headers: holdingHeaders,
         body: { type: ['object', 'null'], additionalProperties: false, properties: { ttl: duration } },
         response: {
           200: {
@@ -221,7 +259,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
       const tenant = request.tenant;
       const ttlMs = parseDuration(request.body?.ttl ?? DEFAULT_TTL_MS, 'ttl');
       const key = request.params.key;
-      const renewed = await service.renew(tenant, key, request.headers['lease-token'], ttlMs);
+      const renewed = await service.renew(tenant, key, credentialOf(request.headers), ttlMs);
       return {
         key,
         fence: fenceText(renewed.fence),
@@ -232,7 +270,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
     },
   );
 
-  app.delete<{ Params: { key: string }; Headers: { 'lease-token': string } }>(
+  app.delete<{ Params: { key: string }; Headers: HoldingHeaders }>(
     '/v1/locks/:key',
     {
       schema: {
@@ -240,7 +278,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
         tags: ['locks'],
         security,
         params: keyParams,
-        headers: leaseTokenHeaders,
+        headers: holdingHeaders,
         response: {
           204: { type: 'null', description: 'Released' },
           400: problemResponse('Bad key or token'),
@@ -252,12 +290,12 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
     },
     async (request, reply) => {
       const tenant = request.tenant;
-      const released = await service.release(tenant, request.params.key, request.headers['lease-token']);
+      const released = await service.release(tenant, request.params.key, credentialOf(request.headers));
       if (!released) {
         throw new ProblemError(
           410,
           'LEASE_LOST',
-          'the lease token did not hold this key (expired, released or taken)',
+          'the lease did not hold this key (expired, released or taken)',
         );
       }
       return reply.code(204).send();

@@ -160,7 +160,7 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
       const { resource: name, token: leaseToken } = request.query;
       const released =
         service.decodeToken(leaseToken) !== undefined &&
-        (await service.release(request.tenant, name, leaseToken));
+        (await service.release(request.tenant, name, { leaseToken }));
       if (!released) {
         return reply.code(404).send({ code: 404, resource: name, token: leaseToken, message: NOT_FOUND });
       }
@@ -218,7 +218,7 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
         });
       if (service.decodeToken(leaseToken) === undefined) return notFound();
       try {
-        await service.renew(request.tenant, name, leaseToken, ttlMs);
+        await service.renew(request.tenant, name, { leaseToken }, ttlMs);
       } catch (error) {
         if (isLeaseError(error, 'LEASE_LOST')) return notFound();
         throw error;
