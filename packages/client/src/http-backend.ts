@@ -23,9 +23,8 @@ import {
 } from './answers.js';
 import { fetchCapabilities, type ServiceCapabilities } from './capabilities.js';
 import { type ErrorContext, errorFromAnswer } from './errors.js';
-import { HoldingTokens } from './holding-tokens.js';
 import { type ConnectionOptions, durationMs, resolveConnection } from './options.js';
-import { lockPath, problemOf, Transport } from './transport.js';
+import { type HttpAnswer, lockPath, problemOf, Transport } from './transport.js';
 
 export interface HttpBackendOptions extends ConnectionOptions {
   /**
@@ -40,12 +39,6 @@ export interface HttpBackendOptions extends ConnectionOptions {
    * `waiting.maxWaitMs`.
    */
   readonly maxServerWait?: Duration | undefined;
-  /**
-   * Where the service's tokens of the holdings acquired through this backend are kept (see
-   * README, "Tokens"). Default: the backend's own, of at most 100 000 entries. Pass one
-   * `new HoldingTokens()` to several backends to let each renew or release the others' holdings.
-   */
-  readonly holdings?: HoldingTokens | undefined;
 }
 
 /** A `LeaseBackend` over the lock service, plus what the service said about itself. */
@@ -58,17 +51,20 @@ export interface HttpBackend extends LeaseBackend {
   validateKey(key: string, operation: string): void;
 }
 
-/**
- * An acquire request with the caller's abort signal, once core passes it: aborting the HTTP
- * request ends its wait on the service (which otherwise may still hand it the key).
- */
-type WaitingRequest = AcquireRequest & { readonly signal?: AbortSignal | undefined };
-
 const NAME = 'http';
 const DEFAULT_MAX_SERVER_WAIT_MS = 5_000;
 const KEY_PATTERN = /^[A-Za-z0-9._:~-]+$/;
-const UNKNOWN_HOLDING =
-  'no service token for this holding here: not acquired through this backend (or one sharing its HoldingTokens), or already released';
+
+/**
+ * How renew and release name a holding to the service: by the `Idempotency-Key` its acquire sent
+ * (the locker's token), from which any instance derives the store token, and its fence. No
+ * state: any backend over the service renews or releases any holding by key and locker token.
+ */
+function holdingHeaders(lease: LeaseRef): Record<string, string> {
+  const headers: Record<string, string> = { 'idempotency-key': idempotencyKey(lease.token) };
+  if (lease.fence !== undefined) headers['lease-fence'] = String(lease.fence);
+  return headers;
+}
 
 /**
  * A leasekit backend over the lock service (`apps/lock-service`), so that
@@ -84,12 +80,6 @@ export async function createHttpBackend(options: HttpBackendOptions): Promise<Ht
     options.maxServerWait === undefined
       ? DEFAULT_MAX_SERVER_WAIT_MS
       : durationMs(options.maxServerWait, 'createHttpBackend: maxServerWait', 'configure');
-  if (options.holdings !== undefined && !(options.holdings instanceof HoldingTokens)) {
-    throw new InvalidArgumentError('createHttpBackend: holdings must be a HoldingTokens', {
-      operation: 'configure',
-    });
-  }
-  const holdings = options.holdings ?? new HoldingTokens();
   const transport = new Transport(connection);
   let service: ServiceCapabilities;
   try {
@@ -99,14 +89,13 @@ export async function createHttpBackend(options: HttpBackendOptions): Promise<Ht
     await transport.close();
     throw error;
   }
-  return httpBackend(transport, service, Math.min(maxServerWaitMs, service.waiting.maxWaitMs), holdings);
+  return httpBackend(transport, service, Math.min(maxServerWaitMs, service.waiting.maxWaitMs));
 }
 
 function httpBackend(
   transport: Transport,
   service: ServiceCapabilities,
   maxServerWaitMs: number,
-  tokens: HoldingTokens,
 ): HttpBackend {
   const capabilities: BackendCapabilities = {
     fencing: service.fencing,
@@ -120,29 +109,34 @@ function httpBackend(
 
   const renew = async (lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> => {
     const where = context('renew', lease.key);
-    const serviceToken = tokens.get(lease.key, lease.token);
-    if (serviceToken === undefined) return { status: 'lost', detail: UNKNOWN_HOLDING };
     const sentAt = performance.now();
     const answer = await transport.send(
       {
         method: 'POST',
         path: lockPath(lease.key, '/renew'),
-        headers: { 'lease-token': serviceToken },
+        headers: holdingHeaders(lease),
         body: { ttl: ttlMs },
       },
       where,
     );
     if (answer.status === 200) {
       const renewal = readRenewal(answer.body, where);
-      const left = remainingMs(renewal.expiresAt, renewal.serverTime);
-      tokens.touch(lease.key, lease.token, left);
-      return { status: 'renewed', validUntil: sentAt + left };
+      return { status: 'renewed', validUntil: sentAt + remainingMs(renewal.expiresAt, renewal.serverTime) };
     }
     if (answer.status === 410) {
-      tokens.delete(lease.key, lease.token);
       const cause = problemOf(answer);
       return { status: 'lost', detail: cause.problem?.detail ?? 'the service says the lease is gone', cause };
     }
+    throw errorFromAnswer(problemOf(answer), where);
+  };
+
+  const release = async (lease: LeaseRef): Promise<boolean> => {
+    const where = context('release', lease.key);
+    const answer = await transport.send(
+      { method: 'DELETE', path: lockPath(lease.key), headers: holdingHeaders(lease) },
+      where,
+    );
+    if (answer.status === 204 || answer.status === 410) return answer.status === 204;
     throw errorFromAnswer(problemOf(answer), where);
   };
 
@@ -151,41 +145,46 @@ function httpBackend(
     capabilities,
     service,
 
-    async tryAcquire(request: WaitingRequest): Promise<AcquireOutcome> {
+    async tryAcquire(request: AcquireRequest): Promise<AcquireOutcome> {
       const { key } = request;
       const where = context('acquire', key);
       const waitMs = Math.max(0, Math.min(Math.floor(request.waitMs ?? 0), maxServerWaitMs));
       const body: Record<string, unknown> = { ttl: request.ttlMs, wait: waitMs };
       if (request.owner !== undefined) body.owner = request.owner;
       const sentAt = performance.now();
-      const answer = await transport.send(
-        {
-          method: 'POST',
-          path: lockPath(key),
-          // The locker's token names this acquire across its retries: the service derives its own
-          // token from it, so a retried request gets the same holding back, not a 409 from itself.
-          headers: { 'idempotency-key': idempotencyKey(request.token) },
-          body,
-          waitMs,
-          signal: request.signal,
-          abortOnClose: true,
-        },
-        where,
-      );
+      let answer: HttpAnswer;
+      try {
+        answer = await transport.send(
+          {
+            method: 'POST',
+            path: lockPath(key),
+            // The locker's token names this acquire across its retries: the service derives its own
+            // token from it, so a retried request gets the same holding back, not a 409 from itself
+            // (and renew and release name the holding by it too).
+            headers: { 'idempotency-key': idempotencyKey(request.token) },
+            body,
+            waitMs,
+            signal: request.signal,
+            abortOnClose: true,
+          },
+          where,
+        );
+      } catch (error) {
+        if (request.signal?.aborted && error === request.signal.reason) {
+          // The caller gave up: its request may have been granted just before (the answer was on
+          // its way). The service gives back a grant it could not deliver; one it did deliver is
+          // released here, by the same Idempotency-Key, so an abort never leaves the key held.
+          release({ key, token: request.token }).catch(() => undefined);
+        }
+        throw error;
+      }
       if (answer.status === 201) {
         const grant = readGrant(answer.body, where);
-        tokens.set(key, request.token, grant.token, grant.ttlMs);
         let fence: number | undefined;
         try {
           fence = fenceNumber(grant.fence, where);
         } catch (error) {
-          await transport
-            .send(
-              { method: 'DELETE', path: lockPath(key), headers: { 'lease-token': grant.token } },
-              context('release', key),
-            )
-            .catch(() => undefined);
-          tokens.delete(key, request.token);
+          await release({ key, token: request.token }).catch(() => undefined);
           throw error;
         }
         // The TTL runs from the grant, after the service held the request `waitedMs`; counted from
@@ -222,24 +221,7 @@ function httpBackend(
       );
     },
 
-    async release(lease: LeaseRef): Promise<boolean> {
-      const where = context('release', lease.key);
-      const serviceToken = tokens.get(lease.key, lease.token);
-      if (serviceToken === undefined) return false; // see UNKNOWN_HOLDING
-      const answer = await transport.send(
-        {
-          method: 'DELETE',
-          path: lockPath(lease.key),
-          headers: { 'lease-token': serviceToken },
-        },
-        where,
-      );
-      if (answer.status === 204 || answer.status === 410) {
-        tokens.delete(lease.key, lease.token);
-        return answer.status === 204;
-      }
-      throw errorFromAnswer(problemOf(answer), where);
-    },
+    release,
 
     async inspect(key: string): Promise<LeaseInfo | null> {
       const where = context('inspect', key);

@@ -1,6 +1,5 @@
 export type { ServiceCapabilities } from './capabilities.js';
 export { HttpProblemError, type Problem } from './errors.js';
-export { HoldingTokens } from './holding-tokens.js';
 export { createHttpBackend, type HttpBackend, type HttpBackendOptions } from './http-backend.js';
 export {
   type AcquiredLock,

@@ -93,7 +93,23 @@ describe('createHttpBackend', () => {
     await expect(b.inspect(k)).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
-  it('renew and release of a holding it has no service token for: lost / false, without a request', async () => {
+  it('renews and releases by key and token a holding another backend acquired, keeping no state', async () => {
+    const [a, b] = [await newBackend(), await newBackend()];
+    const k = key('stateless');
+    const first = request(k);
+    const granted = await a.tryAcquire(first);
+    expect(granted.status).toBe('acquired');
+    const fence = granted.status === 'acquired' ? granted.fence : undefined;
+    const ref = { key: k, token: first.token, fence };
+    const renewed = await b.renew(ref, 20_000);
+    expect(renewed.status).toBe('renewed');
+    expect((renewed as { validUntil?: number }).validUntil).toBeGreaterThan(performance.now() + 10_000);
+    expect(await b.release(ref)).toBe(true);
+    expect(await a.release(ref)).toBe(false);
+    expect(await a.renew(ref, 1_000)).toMatchObject({ status: 'lost' });
+  });
+
+  it('renew and release of a holding nobody holds: lost / false', async () => {
     const backend = await newBackend();
     const ref = { key: key('unknown'), token: randomUUID() };
     expect(await backend.renew(ref, 1_000)).toMatchObject({ status: 'lost' });

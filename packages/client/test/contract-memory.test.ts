@@ -1,7 +1,7 @@
 import { runLeaseContractTests } from '@leasekit/contract-tests';
 import { createMemoryBackend, createMemoryStore } from '@leasekit/memory';
 import { afterAll, beforeAll } from 'vitest';
-import { createHttpBackend, HoldingTokens } from '../src/index.js';
+import { createHttpBackend } from '../src/index.js';
 import { type RunningService, startService } from './service.js';
 
 // client → lock service → memory. The service's store is one the test can reach, to force expiry.
@@ -12,13 +12,11 @@ beforeAll(async () => {
 });
 afterAll(() => service.close());
 
-// The suite's backends stand for several clients of one process: they share one map of the
-// service's tokens, so a locker can renew or release by ref what another one acquired.
-const holdings = new HoldingTokens();
-
 runLeaseContractTests({
   name: 'http → lock service → memory',
-  createBackend: () => createHttpBackend({ baseUrl: service.url, holdings }),
+  // Each backend is made on its own and keeps no state of the holdings: a locker renews or
+  // releases by key and token what another acquired (the service names it by Idempotency-Key).
+  createBackend: () => createHttpBackend({ baseUrl: service.url }),
   capabilities: {
     renew: true,
     fencing: true,
@@ -30,11 +28,6 @@ runLeaseContractTests({
   // acquires (queued in the pool, validity counted from before) took over 1.5 s. A TTL
   // that leaves them validity to spare.
   timing: { ttlMs: 3_000 },
-  // Skipped until core passes the caller's AbortSignal in AcquireRequest: without it an aborted
-  // acquire's request keeps waiting on the service, which may hand it the key at the next release
-  // (the locker gives it back at once, but a caller right after that release can find it held).
-  // The group's other cases are covered in with-lease.test.ts; the backend's abort in backend.test.ts.
-  skip: ['waiting'],
   // The service keeps tenant `public`'s keys (insecure mode) under `public/`.
   hooks: { forceExpire: (key) => createMemoryBackend({ store }).forceExpire(`public/${key}`) },
 });

@@ -212,7 +212,6 @@ describe('createLockClient', () => {
       ['a baseUrl that is not http(s)', { baseUrl: 'file:///tmp' }],
       ['a negative timeout', { timeout: -1 }],
       ['a malformed maxServerWait', { maxServerWait: 'a while' }],
-      ['holdings that are not a HoldingTokens', { holdings: new Map() }],
     ])('createHttpBackend: %s', async (_label, options) => {
       const error = await failure(createHttpBackend({ baseUrl: nowhere, ...options } as never));
       expect(isLeaseError(error, 'INVALID_ARGUMENT')).toBe(true);

@@ -8,7 +8,7 @@ import {
   type Locker,
 } from '@leasekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpBackend, createLockClient, HoldingTokens, type LockClient } from '../src/index.js';
+import { createHttpBackend, createLockClient, type LockClient } from '../src/index.js';
 import { type RunningService, startService } from './service.js';
 
 const API_KEY = 'with-lease-test-key-0123456789';
@@ -16,9 +16,9 @@ const TTL = 400;
 let service: RunningService;
 let admin: LockClient;
 const lockers: Locker[] = [];
-const holdings = new HoldingTokens();
+// Each locker has a backend of its own: they share nothing but the service.
 const newLocker = async () => {
-  const backend = await createHttpBackend({ baseUrl: service.url, apiKey: API_KEY, holdings });
+  const backend = await createHttpBackend({ baseUrl: service.url, apiKey: API_KEY });
   const locker = createLocker(backend, { ttl: TTL });
   lockers.push(locker);
   return locker;
@@ -58,13 +58,12 @@ describe('createLocker(createHttpBackend(...)) through the service', () => {
   });
 
   it('the loss signal fires when the lease is deleted on the server', async () => {
-    const locker = await newLocker();
+    const [locker, operator] = [await newLocker(), await newLocker()];
     const k = key('deleted');
     const error = await locker
       .withLease(k, async (signal, lease) => {
-        const token = holdings.get(k, lease.token)!;
-        // Someone with the token (an operator, another instance) releases it on the server.
-        expect(await admin.release({ key: k, token })).toBe(true);
+        // Someone with the key and token (an operator, another process) releases it on the server.
+        expect(await operator.releaseHolding({ key: k, token: lease.token })).toBe(true);
         const reason = await lost(signal);
         expect(reason.code).toBe('LEASE_LOST');
         expect(reason.reason).toBe('taken');
@@ -75,12 +74,12 @@ describe('createLocker(createHttpBackend(...)) through the service', () => {
   });
 
   it('the loss signal fires when another client takes the key on the server', async () => {
-    const locker = await newLocker();
+    const [locker, operator] = [await newLocker(), await newLocker()];
     const k = key('taken');
     const lease = await locker.acquire(k, { mode: 'lease' });
     const signalled = lost(lease.signal);
     // Freed on the server (as if its TTL ran out), then taken by another client.
-    expect(await admin.release({ key: k, token: holdings.get(k, lease.token)! })).toBe(true);
+    expect(await operator.releaseHolding({ key: k, token: lease.token, fence: lease.fence })).toBe(true);
     const thief = await admin.acquire(k, { ttl: '10s' });
     const reason = await signalled;
     expect(reason.reason).toBe('taken');
