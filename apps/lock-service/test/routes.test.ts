@@ -430,6 +430,19 @@ describe('bad input', () => {
 });
 
 describe('operations', () => {
+  it("reports the backend's maxRenewFraction when it has one", async () => {
+    const memory = createMemoryBackend();
+    const bounded = await startService(
+      {},
+      { backend: { ...memory, capabilities: { ...memory.capabilities, maxRenewFraction: 0.5 } } },
+    );
+    try {
+      expect((await call(bounded.url, 'GET', '/v1/capabilities')).body.maxRenewFraction).toBe(0.5);
+    } finally {
+      await bounded.close();
+    }
+  });
+
   it('serves capabilities, health and readiness', async () => {
     const caps = await call(base, 'GET', '/v1/capabilities');
     expect(caps.body).toEqual({

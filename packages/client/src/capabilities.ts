@@ -18,10 +18,15 @@ export interface ServiceCapabilities {
   readonly maxKeyLength: number;
   /** `Idempotency-Key` on acquire is honoured. */
   readonly idempotency: boolean;
+  /** The store's largest renewal interval as a fraction of the TTL, when it has one (DynamoDB: 0.5). */
+  readonly maxRenewFraction?: number | undefined;
 }
 
 const isCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+const isFraction = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 1;
 
 /** Reads and checks the service's capabilities; an answer of another shape is a wrong `baseUrl`. */
 export async function fetchCapabilities(
@@ -60,5 +65,6 @@ export async function fetchCapabilities(
     },
     maxKeyLength: isCount(body.maxKeyLength) && body.maxKeyLength > 0 ? body.maxKeyLength : 200,
     idempotency: body.idempotency === true,
+    ...(isFraction(body.maxRenewFraction) ? { maxRenewFraction: body.maxRenewFraction } : {}),
   };
 }

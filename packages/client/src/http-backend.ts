@@ -104,6 +104,8 @@ function httpBackend(
     infiniteTtl: false,
     ttlGranularityMs: service.ttlGranularityMs,
     maxKeyLength: service.maxKeyLength,
+    // The store's renewal bound holds through the service: the locker checks its renewFraction.
+    ...(service.maxRenewFraction === undefined ? {} : { maxRenewFraction: service.maxRenewFraction }),
   };
   const context = (operation: string, key: string): ErrorContext => ({ backend: NAME, operation, key });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AcquireRequest, isLeaseError } from '@leasekit/core';
+import { type AcquireRequest, createLocker, isLeaseError } from '@leasekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpBackend, type HttpBackend } from '../src/index.js';
 import { type RunningService, startService } from './service.js';
@@ -41,6 +41,17 @@ describe('createHttpBackend', () => {
     const again = await createHttpBackend({ baseUrl: service.url, capabilities: backend.service });
     backends.push(again);
     expect(again.capabilities).toEqual(backend.capabilities);
+  });
+
+  it("declares the store's maxRenewFraction, which the locker then enforces", async () => {
+    const backend = await createHttpBackend({
+      baseUrl: service.url,
+      capabilities: { ...backends[0]!.service, maxRenewFraction: 0.5 },
+    });
+    backends.push(backend);
+    expect(backend.capabilities.maxRenewFraction).toBe(0.5);
+    expect(() => createLocker(backend, { renewFraction: 0.8 })).toThrow(/renewFraction must be at most 0.5/);
+    expect(backends[0]!.capabilities.maxRenewFraction).toBeUndefined();
   });
 
   it('waits on the service: a held key is granted at its release, with how long the request waited', async () => {

@@ -387,6 +387,11 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
               },
               maxKeyLength: { type: 'integer' },
               idempotency: { type: 'boolean' },
+              maxRenewFraction: {
+                type: 'number',
+                description:
+                  'when the backend has one: the largest fraction of a TTL a client may wait between renewals',
+              },
             },
           },
           401: problemResponse('Missing or unknown API key'),
@@ -406,6 +411,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
         waiting: { serverSide: true, maxWaitMs: MAX_WAIT_MS },
         maxKeyLength: 200,
         idempotency: true,
+        ...(caps.maxRenewFraction === undefined ? {} : { maxRenewFraction: caps.maxRenewFraction }),
       };
     },
   );
