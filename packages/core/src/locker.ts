@@ -31,6 +31,7 @@ import {
   checkDuration,
   checkFraction,
   checkKey,
+  checkLossMargin,
   checkSignal,
   checkToken,
   checkTtl,
@@ -59,7 +60,10 @@ export interface LockerOptions {
   readonly renewFraction?: number;
   /** Clock drift allowance subtracted from validity: `ttl * factor + fixed`. Default `0.01` and `'2ms'`. */
   readonly clockDrift?: { readonly factor?: number; readonly fixed?: Duration };
-  /** Declare loss this long before the local deadline. Default: 5% of the TTL, between 2 ms and 1 s. */
+  /**
+   * Declare loss this long before the local deadline; more than 0. Default: 5% of the TTL, between
+   * 20 ms (event-loop jitter) and 1 s, and at most a quarter of the TTL.
+   */
   readonly lossMargin?: Duration;
   /** Renewals due within this window go out together. Default `'25ms'`. */
   readonly renewBatchWindow?: Duration;
@@ -281,9 +285,7 @@ class LockerImpl implements Locker, LeaseOwner {
         driftFixedMs: checkDuration(backend, options.clockDrift?.fixed ?? 2, 'clockDrift.fixed', op),
         renewFraction: checkFraction(options.renewFraction ?? 1 / 3, 'renewFraction', 0, 1),
         lossMarginMs:
-          options.lossMargin === undefined
-            ? undefined
-            : checkDuration(backend, options.lossMargin, 'lossMargin', op),
+          options.lossMargin === undefined ? undefined : checkLossMargin(backend, options.lossMargin),
         batchWindowMs: checkDuration(backend, options.renewBatchWindow ?? 25, 'renewBatchWindow', op),
       },
     };

@@ -21,7 +21,7 @@ export interface Timing {
   readonly driftFixedMs: number;
   /** Renew when this fraction of the TTL has passed since the last successful renewal was sent. */
   readonly renewFraction: number;
-  /** Loss is declared this long before the local deadline; `undefined`: 5% of the TTL, 2 ms to 1 s. */
+  /** Loss is declared this long before the local deadline; `undefined`: see `lossMargin()`. */
   readonly lossMarginMs: number | undefined;
   /** Renewals due within this window of each other go out together (one `renewMany`). */
   readonly batchWindowMs: number;
@@ -39,9 +39,25 @@ export function validityDeadline(
   return backendBound === undefined ? own : Math.min(own, backendBound);
 }
 
+/**
+ * Smallest default loss margin, ms. The loss timer fires on the event loop, so it can be late by
+ * whatever the loop is busy with when it falls due: a young-generation GC (a few ms), a
+ * mark-compact of a large heap or a long synchronous task (JSON of a big body, a crypto call)
+ * on a loaded machine, often 10 ms and more. A margin below that lets a loss signal fire after
+ * the local deadline under ordinary load, so the floor is 20 ms: twice the ~10 ms a busy Node
+ * process commonly stalls. (`held` reads the clock and is right whatever the timer does; the
+ * margin is what makes `signal` and `onLost` come in time.) The old 2 ms floor was one timer tick.
+ */
+export const LOSS_MARGIN_FLOOR_MS = 20;
+
+/**
+ * The default loss margin: 5% of the TTL, at least `LOSS_MARGIN_FLOOR_MS` and at most 1 s; but
+ * never more than a quarter of the TTL, so that a very short lease (under 80 ms, where no margin
+ * can absorb a stalled loop) still has most of its validity.
+ */
 export function lossMargin(timing: Timing, ttlMs: number): number {
   if (timing.lossMarginMs !== undefined) return timing.lossMarginMs;
-  return Math.min(1_000, Math.max(2, ttlMs * 0.05));
+  return Math.min(1_000, ttlMs / 4, Math.max(LOSS_MARGIN_FLOOR_MS, ttlMs * 0.05));
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -88,3 +88,15 @@ export function checkCount(value: unknown, what: string, operation: string, max:
   }
   return value;
 }
+
+/** The locker's `lossMargin`: a duration above 0 (a margin of 0 declares loss only once the lease may be gone). */
+export function checkLossMargin(backend: AnyBackend, value: Duration): number {
+  const ms = checkDuration(backend, value, 'lossMargin', 'configure');
+  if (ms <= 0) {
+    throw new InvalidArgumentError(
+      `lossMargin must be more than 0 (loss must be declared before the lease can have expired); got ${formatMs(ms)}`,
+      { backend: backend.name, operation: 'configure' },
+    );
+  }
+  return ms;
+}
