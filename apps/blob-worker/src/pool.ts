@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { WorkerEvent } from './events.js';
 
-export const MAIN_PATH: string = fileURLToPath(new URL('./main.js', import.meta.url));
+// The built bin, whether this module runs from dist/ (the demo) or from src/ (the tests).
+export const MAIN_PATH: string = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 export interface TimedEvent {
   readonly at: number;

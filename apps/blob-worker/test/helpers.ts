@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { azureBlobConnectionString } from '@leasekit/testing/vitest';
-import { type Containers, openContainers, seedBlobs, type WorkerEvent } from '../dist/index.js';
-import { spawnWorker, type TimedEvent, type WorkerProcess } from '../dist/pool.js';
+import { type Containers, openContainers, seedBlobs, type WorkerEvent } from '../src/index.js';
+import { spawnWorker, type TimedEvent, type WorkerProcess } from '../src/pool.js';
 
 export interface Fixture {
   readonly containers: Containers;

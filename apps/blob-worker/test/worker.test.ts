@@ -1,8 +1,8 @@
 import { createAzureBlobBackend } from '@leasekit/azure-blob';
 import { redisUrls } from '@leasekit/testing/vitest';
 import { describe, expect, it } from 'vitest';
-import { verifyRun } from '../dist/index.js';
-import type { WorkerProcess } from '../dist/pool.js';
+import { verifyRun } from '../src/index.js';
+import type { WorkerProcess } from '../src/pool.js';
 import { eventsOf, type Fixture, fixture, outputExists } from './helpers.js';
 
 /** Every worker exited on its own with 0 (every blob settled). */
