@@ -1,5 +1,5 @@
 -- The order service's tables: the seed's tb_inventory plus last_fence (the largest fencing token
--- that has written the row), and tb_orders (one row per accepted order). The service runs this
+-- that has claimed the row: read it for an order), and tb_orders (one row per accepted order). The service runs this
 -- at start (every statement is IF NOT EXISTS); docker-compose.yml mounts it into PostgreSQL.
 CREATE TABLE IF NOT EXISTS tb_inventory (
   id serial PRIMARY KEY,

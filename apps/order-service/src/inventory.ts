@@ -1,6 +1,6 @@
 /**
  * The order service's database: the seed's `tb_inventory` (plus `last_fence`, the largest
- * fencing token that has written each row) and `tb_orders` (one row per accepted order, so a
+ * fencing token that has claimed each row for an order) and `tb_orders` (one row per accepted order, so a
  * load test's log can be compared with what was really sold).
  */
 import { readFileSync } from 'node:fs';
@@ -18,12 +18,13 @@ export interface OrderWrite {
   readonly itemName: string;
   /** Units sold by this order. */
   readonly quantity: number;
-  /** The stock to write: what was read under the lock minus `quantity`. */
+  /** The stock to write: what `claimStock` read minus `quantity`. */
   readonly newQuantity: number;
   /**
-   * The lock's fencing token (decimal string). With one, the write only applies when it is
-   * larger than the row's `last_fence`, so a holder whose lease ran out cannot overwrite its
-   * successor. `null`: an unfenced write (no lock, or a backend without fencing).
+   * The lock's fencing token (decimal string), claimed on the row by `claimStock`. With one, the
+   * write only applies while the row's `last_fence` is still this fence: a holder with a larger
+   * fence that read (claimed) the row since makes it miss, so two holders can never both write
+   * what they read. `null`: an unfenced write (no lock, or a backend without fencing).
    */
   readonly fence: string | null;
   readonly instance: string;
@@ -41,12 +42,25 @@ export const SEED_ITEMS: ReadonlyArray<{ readonly itemName: string; readonly qua
 // sql/schema.sql, shipped with the package: the one definition the service and compose share.
 const SCHEMA = readFileSync(new URL('../sql/schema.sql', import.meta.url), 'utf8');
 
+/** What `claimStock` found: the stock, no such item, or a larger fence claimed the row first. */
+export type StockClaim =
+  | { readonly kind: 'stock'; readonly quantity: number }
+  | { readonly kind: 'not_found' }
+  | { readonly kind: 'lease_lost' };
+
+// The fenced read claims the row for this fence in the same statement: a holder whose lease ran
+// out (a smaller fence) can no longer read it, and one that read it before can no longer write.
+const CLAIM = `
+UPDATE tb_inventory SET last_fence = $2::bigint
+WHERE item_name = $1 AND last_fence < $2::bigint
+RETURNING quantity`;
+
 // One statement, so the stock write and the order record are atomic on any connection (PGlite's
 // socket server multiplexes connections onto one session; a statement is never interleaved).
 const FENCED_ORDER = `
 WITH updated AS (
-  UPDATE tb_inventory SET quantity = $2, last_fence = $3::bigint
-  WHERE item_name = $1 AND last_fence < $3::bigint
+  UPDATE tb_inventory SET quantity = $2
+  WHERE item_name = $1 AND last_fence = $3::bigint
   RETURNING item_name
 )
 INSERT INTO tb_orders (item_name, quantity, fence, instance, request_id)
@@ -71,9 +85,17 @@ export interface Inventory {
   ): Promise<void>;
   getStock(itemName: string): Promise<StockRow | undefined>;
   /**
+   * An order's read. With a fence (decimal string) it claims the row: `last_fence` becomes the
+   * fence, only while it is below it, and the stock is read in the same statement; a row already
+   * claimed by an equal or larger fence answers `lease_lost` (this holder's lock was lost: a
+   * successor took the item). `null`: a plain read (no lock, or a backend without fencing).
+   */
+  claimStock(itemName: string, fence: string | null): Promise<StockClaim>;
+  /**
    * Writes the new stock and records the order in one statement. Returns the order's id, or
-   * `undefined` when no row was written: the item is gone or, for a fenced write, a write with an
-   * equal or larger fence got there first (the caller's lock was lost).
+   * `undefined` when no row was written: the item is gone or, for a fenced write, the row's
+   * `last_fence` is no longer this order's fence (a larger fence claimed it since the read: the
+   * caller's lock was lost).
    */
   placeOrder(order: OrderWrite): Promise<string | undefined>;
 }
@@ -114,6 +136,18 @@ export function createInventory(pool: pg.Pool): Inventory {
       );
       const row = result.rows[0];
       return row && { itemName, quantity: row.quantity, lastFence: row.last_fence };
+    },
+
+    async claimStock(itemName, fence) {
+      if (fence === null) {
+        const stock = await this.getStock(itemName);
+        return stock === undefined ? { kind: 'not_found' } : { kind: 'stock', quantity: stock.quantity };
+      }
+      const claimed = await pool.query<{ quantity: number }>(CLAIM, [itemName, fence]);
+      const row = claimed.rows[0];
+      if (row !== undefined) return { kind: 'stock', quantity: row.quantity };
+      const exists = await pool.query('SELECT 1 FROM tb_inventory WHERE item_name = $1', [itemName]);
+      return exists.rowCount === 0 ? { kind: 'not_found' } : { kind: 'lease_lost' };
     },
 
     async placeOrder(order) {

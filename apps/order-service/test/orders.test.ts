@@ -99,20 +99,56 @@ describe('order service', () => {
     expect(sold.rows[0].n).toBe(10);
   });
 
-  it('refuses a write with a fence not above the last one: 0 rows, nothing sold', async () => {
+  it('claims the row at read time: a fence not above the last one reads nothing (LEASE_LOST)', async () => {
     const name = await item(10);
-    const write = { itemName: name, quantity: 1, instance: 'test', requestId: 'r' };
-    expect(await inventory.placeOrder({ ...write, newQuantity: 9, fence: '7' })).toMatch(/^\d+$/);
-    expect(await inventory.placeOrder({ ...write, newQuantity: 8, fence: '7' })).toBeUndefined();
-    expect(await inventory.placeOrder({ ...write, newQuantity: 8, fence: '6' })).toBeUndefined();
+    expect(await inventory.claimStock(name, '7')).toEqual({ kind: 'stock', quantity: 10 });
+    expect(await inventory.claimStock(name, '7')).toEqual({ kind: 'lease_lost' });
+    expect(await inventory.claimStock(name, '6')).toEqual({ kind: 'lease_lost' });
     // Fences are compared as numbers, not strings ('10' < '7' as text).
-    expect(await inventory.placeOrder({ ...write, newQuantity: 8, fence: '10' })).toMatch(/^\d+$/);
-    expect(await inventory.getStock(name)).toMatchObject({ quantity: 8, lastFence: '10' });
+    expect(await inventory.claimStock(name, '10')).toEqual({ kind: 'stock', quantity: 10 });
+    expect(await inventory.claimStock('no-such-item', '11')).toEqual({ kind: 'not_found' });
+    expect(await inventory.getStock(name)).toMatchObject({ quantity: 10, lastFence: '10' });
   });
 
-  it('answers 409 LEASE_LOST when a holder with a larger fence wrote first (the lock ran out)', async () => {
+  it('sells a unit once when a stale holder and its successor interleave read and write', async () => {
     const name = await item(10);
-    // A successor holding fence 2^62 wrote: this service's next fence is far below it.
+    const write = { itemName: name, quantity: 1, instance: 'test', requestId: 'r' };
+    // A (fence 5) reads 10 and stalls; its lease runs out; B (fence 6) reads 10.
+    const a = await inventory.claimStock(name, '5');
+    const b = await inventory.claimStock(name, '6');
+    expect([a, b]).toEqual([
+      { kind: 'stock', quantity: 10 },
+      { kind: 'stock', quantity: 10 },
+    ]);
+    // A wakes and writes 9: the row is claimed by fence 6 now, so A's write misses.
+    expect(await inventory.placeOrder({ ...write, newQuantity: 9, fence: '5' })).toBeUndefined();
+    // B writes 9: one unit sold, once.
+    expect(await inventory.placeOrder({ ...write, newQuantity: 9, fence: '6' })).toMatch(/^\d+$/);
+    expect(await inventory.getStock(name)).toMatchObject({ quantity: 9, lastFence: '6' });
+    const sold = await pool.query('SELECT fence::text FROM tb_orders WHERE item_name = $1', [name]);
+    expect(sold.rows).toEqual([{ fence: '6' }]);
+  });
+
+  it('without fences (LOCKING=off) the same interleaving sells the unit twice', async () => {
+    const name = await item(10);
+    const write = { itemName: name, quantity: 1, instance: 'test', requestId: 'r', fence: null };
+    const a = await inventory.claimStock(name, null);
+    const b = await inventory.claimStock(name, null);
+    expect([a, b]).toEqual([
+      { kind: 'stock', quantity: 10 },
+      { kind: 'stock', quantity: 10 },
+    ]);
+    expect(await inventory.placeOrder({ ...write, newQuantity: 9 })).toMatch(/^\d+$/);
+    expect(await inventory.placeOrder({ ...write, newQuantity: 9 })).toMatch(/^\d+$/);
+    expect((await inventory.getStock(name))?.quantity).toBe(9);
+    const sold = await pool.query('SELECT count(*)::int AS n FROM tb_orders WHERE item_name = $1', [name]);
+    expect(sold.rows[0].n).toBe(2);
+  });
+
+  it('answers 409 LEASE_LOST when a holder with a larger fence claimed the stock first (the lock ran out)', async () => {
+    const name = await item(10);
+    // A successor holding fence 2^62 read and wrote: this service's next fence is far below it.
+    expect(await inventory.claimStock(name, '4611686018427387904')).toEqual({ kind: 'stock', quantity: 10 });
     expect(
       await inventory.placeOrder({
         itemName: name,

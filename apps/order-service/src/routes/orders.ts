@@ -1,7 +1,8 @@
 /**
- * `POST /order`: the seed's order, made safe. Under the item's lock it reads the stock and
- * writes the new stock with the lock's fence, so that even a holder whose lock ran out while
- * it worked cannot write over its successor (the write finds a larger `last_fence`: 0 rows).
+ * `POST /order`: the seed's order, made safe. Under the item's lock it reads the stock while
+ * claiming the row for the lock's fence, and writes only while the row is still claimed by that
+ * fence, so that even a holder whose lock ran out while it worked cannot sell what its successor
+ * also read (the successor's read claims a larger fence: the stale write finds 0 rows).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ItemLock } from '../item-locks.js';
@@ -64,8 +65,20 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
     }
 
     try {
-      const stock = await inventory.getStock(itemName);
-      if (stock === undefined) {
+      const fence = lock?.fence ?? null;
+      const lost = (when: string) =>
+        done('lease_lost', () =>
+          sendProblem(
+            reply,
+            409,
+            'LEASE_LOST',
+            `the lock of ${itemName} was lost ${when} (a holder with a larger fence than ${fence} claimed the stock); nothing was sold`,
+            { item_name: itemName, fence, instance },
+          ),
+        );
+      // The read claims the row for this order's fence: see `Inventory.claimStock`.
+      const stock = await inventory.claimStock(itemName, fence);
+      if (stock.kind === 'not_found') {
         return done('not_found', () =>
           sendProblem(reply, 404, 'ITEM_NOT_FOUND', `no item named ${itemName}; add it with POST /stock`, {
             item_name: itemName,
@@ -73,6 +86,7 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
           }),
         );
       }
+      if (stock.kind === 'lease_lost') return lost('before the read');
       if (stock.quantity < quantity) {
         return done('insufficient_stock', () =>
           sendProblem(reply, 409, 'INSUFFICIENT_STOCK', 'Insufficient quantity available', {
@@ -83,7 +97,6 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
           }),
         );
       }
-      const fence = lock?.fence ?? null;
       const orderId = await inventory.placeOrder({
         itemName,
         quantity,
@@ -92,19 +105,9 @@ export async function orderRoutes(app: FastifyInstance, context: RouteContext): 
         instance,
         requestId: request.id,
       });
-      if (orderId === undefined) {
-        // Only a fenced write can miss: a holder with a larger fence wrote first, so this
-        // order's lock had run out. Nothing was written or sold.
-        return done('lease_lost', () =>
-          sendProblem(
-            reply,
-            409,
-            'LEASE_LOST',
-            `the lock of ${itemName} was lost before the write (fence ${fence} is not above the stock's last fence); nothing was sold`,
-            { item_name: itemName, fence, instance },
-          ),
-        );
-      }
+      // Only a fenced write can miss: a holder with a larger fence claimed the row since this
+      // order's read, so this order's lock had run out. Nothing was written or sold.
+      if (orderId === undefined) return lost('between the read and the write');
       return done('placed', () =>
         reply.send({
           message: 'Order successfully placed',
