@@ -351,7 +351,7 @@ class LockerImpl implements Locker, LeaseOwner {
       const start = performance.now();
       const result = await this.#attempt(request, 1, start);
       if (result.kind === 'acquired') return result.lease;
-      if (result.kind === 'error') throw result.error;
+      if (result.kind === 'error') throw this.#givingUp(request, result);
       return null;
     });
   }
@@ -621,7 +621,7 @@ class LockerImpl implements Locker, LeaseOwner {
     if (waitMs === 0) {
       const result = await this.#attempt(request, 1, performance.now());
       if (result.kind === 'acquired') return result.lease;
-      if (result.kind === 'error') throw result.error;
+      if (result.kind === 'error') throw this.#givingUp(request, result);
       throw this.#timeout(request, waitMs, 1, 0);
     }
     const start = performance.now();
@@ -671,10 +671,10 @@ class LockerImpl implements Locker, LeaseOwner {
           acquired = true;
           return result.lease;
         }
-        if (result.kind === 'error' && !result.error.retryable) throw result.error;
+        if (result.kind === 'error' && !result.error.retryable) throw this.#givingUp(request, result);
         const remaining = giveUpAt - performance.now();
         if (remaining <= 0) {
-          if (result.kind === 'error') throw result.error;
+          if (result.kind === 'error') throw this.#givingUp(request, result);
           throw this.#timeout(request, waitMs, request.attempts, performance.now() - start);
         }
         const retryAfterMs = result.kind === 'held' ? result.retryAfterMs : undefined;
@@ -704,6 +704,19 @@ class LockerImpl implements Locker, LeaseOwner {
     );
   }
 
+  /**
+   * The error an acquire gives up with. When the last attempt failed without an answer that rules
+   * its write out (a timeout, a dropped connection: a retryable error from the call), the write may
+   * still have landed, under a token nobody would ever release (for good, with an infinite TTL):
+   * release that token in the background (`close()` waits for it). Releasing a token that holds
+   * nothing is harmless; only this acquire's attempts ever used it.
+   */
+  #givingUp(request: Prepared, result: { error: LeaseError; unknown: boolean }): LeaseError {
+    if (result.unknown && result.error.retryable && request.token !== '')
+      void this.#releaseRef(request.key, request.token, undefined);
+    return result.error;
+  }
+
   /** One attempt: the request's own I/O, raced against its abort signal. */
   async #attempt(request: Prepared, attempt: number, start: number): Promise<AttemptResult> {
     const { key, signal } = request;
@@ -729,17 +742,23 @@ class LockerImpl implements Locker, LeaseOwner {
     } catch (error) {
       if (signal?.aborted && error === signal.reason) {
         // The request may still land: release whatever it takes, so an abort never leaves a lock behind.
+        const token = request.token;
         pending.then(
           (late) => {
-            if (late.status === 'acquired') void this.#releaseRef(key, request.token, late.fence);
+            if (late.status === 'acquired') void this.#releaseRef(key, token, late.fence);
           },
-          () => {},
+          (late: unknown) => {
+            // No answer either way (a timeout): it may have landed all the same.
+            if (toLeaseError(late, { backend: this.backend.name }).retryable)
+              void this.#releaseRef(key, token, undefined);
+          },
         );
         throw error;
       }
       return {
         kind: 'error',
         error: toLeaseError(error, { backend: this.backend.name, operation: 'acquire', key }),
+        unknown: true,
       };
     }
     if (outcome.status !== 'acquired') return { kind: 'held', retryAfterMs: outcome.retryAfterMs };
@@ -762,6 +781,7 @@ class LockerImpl implements Locker, LeaseOwner {
       if (!settled) request.token = randomUUID();
       return {
         kind: 'error',
+        unknown: false, // the grant is known, and given back above
         error: new BackendUnavailableError(
           `acquired, but the round trip (${formatMs(now - sentAt)}) left no validity of the ${formatMs(request.ttlMs)} TTL; released it`,
           { backend: this.backend.name, operation: 'acquire', key },
@@ -1219,7 +1239,8 @@ interface Prepared {
 type AttemptResult =
   | { kind: 'acquired'; lease: LeaseHandle }
   | { kind: 'held'; retryAfterMs: number | undefined }
-  | { kind: 'error'; error: LeaseError };
+  /** `unknown`: the store did not answer (the error came from the call), so the write may have landed. */
+  | { kind: 'error'; error: LeaseError; unknown: boolean };
 
 /** Settles with `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
