@@ -35,7 +35,8 @@ export interface AcquireInput {
   readonly idempotencyKey: string | undefined;
   /**
    * Aborts when the client goes away (see `clientGone`): its wait ends, and a grant made for it
-   * anyway (it raced the abort, or the answer could not be written) is given back at once.
+   * anyway (it raced the abort, or the answer could not be written) is given back at once, unless
+   * the acquire carried an `Idempotency-Key` (the client's retry may hold that very holding).
    */
   readonly gone: AbortSignal;
   /** Aborts when the server starts shutting down: a wait ends with a 503. */
@@ -53,7 +54,7 @@ export interface Granted {
   readonly waitedMs: number;
 }
 
-/** The client went away before its answer: a grant made for it was given back. */
+/** The client went away before its answer: a grant made for it was given back (or kept, see `giveBack`). */
 export interface Abandoned {
   readonly kind: 'gone';
 }
@@ -163,19 +164,28 @@ export class LockService {
     const waitedMs = Math.max(0, Math.round(input.elapsedMs()));
     const waited = input.waitMs > 0 ? waitedMs / 1_000 : undefined;
     if (lease !== null) {
-      const granted = lease;
+      const granted = {
+        key,
+        token: lease.token,
+        ...(lease.fence === undefined ? {} : { fence: lease.fence }),
+      };
+      // A grant under an Idempotency-Key is never given back: its store token is the key's, so
+      // the client's retry (here or on another instance) holds this very holding, and giving it
+      // back would release the retry's lock. It is left to its TTL (the SDK releases it by its
+      // Idempotency-Key when its caller aborts). Without a key, nobody else can ever name it.
+      const giveBack = token === undefined;
       if (input.gone.aborted) {
-        // Granted as the client left: nobody will ever renew or release it.
-        this.#metrics.acquire('abandoned', waited);
-        await this.#giveBack(granted);
+        // Granted as the client left: nobody will renew or release it under this answer.
+        this.#metrics.acquire(giveBack ? 'abandoned' : 'abandoned_kept', waited);
+        if (giveBack) await this.#giveBack(granted);
         return { kind: 'gone' };
       }
       // The answer may still fail to reach the client (it leaves while it is written).
       input.gone.addEventListener(
         'abort',
         () => {
-          this.#metrics.acquire('abandoned', undefined);
-          void this.#giveBack(granted);
+          this.#metrics.acquire(giveBack ? 'abandoned' : 'abandoned_kept', undefined);
+          if (giveBack) void this.#giveBack(granted);
         },
         { once: true },
       );
@@ -194,9 +204,9 @@ export class LockService {
   }
 
   /** Releases a grant whose client went away; a failure leaves it to its TTL (nobody to tell). */
-  async #giveBack(lease: Lease): Promise<void> {
+  async #giveBack(holding: { key: string; token: string; fence?: number }): Promise<void> {
     try {
-      await lease.release();
+      await this.locker.releaseHolding(holding);
     } catch {
       // The store failed: the holding expires by its TTL.
     }

@@ -3,9 +3,17 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /**
  * `cancelled`: the client went away during its wait; `abandoned`: granted as (or after) the
- * client went away, and given back at once.
+ * client went away, and given back at once; `abandoned_kept`: the same under an
+ * `Idempotency-Key`, left to its TTL (the client's retry may hold that very holding).
  */
-export type AcquireOutcome = 'granted' | 'contended' | 'timed_out' | 'cancelled' | 'abandoned' | 'error';
+export type AcquireOutcome =
+  | 'granted'
+  | 'contended'
+  | 'timed_out'
+  | 'cancelled'
+  | 'abandoned'
+  | 'abandoned_kept'
+  | 'error';
 
 /**
  * Prometheus metrics of one server instance: its own registry, so two servers in one process
@@ -41,7 +49,7 @@ export class ServiceMetrics {
     });
     this.#acquires = new Counter({
       name: 'leasekit_acquires_total',
-      help: 'Acquire requests by outcome: granted, contended (409 without waiting), timed_out (409 after waiting), cancelled (the client left during its wait), abandoned (granted as the client left, given back), error',
+      help: 'Acquire requests by outcome: granted, contended (409 without waiting), timed_out (409 after waiting), cancelled (the client left during its wait), abandoned (granted as the client left, given back), abandoned_kept (the same under an Idempotency-Key: left to its TTL), error',
       labelNames: ['outcome'],
       registers,
     });

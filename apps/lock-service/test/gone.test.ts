@@ -14,7 +14,7 @@ const locker = createLocker(backend, { mode: 'timeout', sharedHoldings: true, cl
 const service = new LockService(locker, backend, 'x'.repeat(32), metrics);
 afterAll(() => backend.close());
 
-const input = (key: string, gone: AbortSignal, waitMs = 0) => ({
+const input = (key: string, gone: AbortSignal, waitMs = 0, idempotencyKey?: string) => ({
   tenant: 'alpha',
   key,
   ttlMs: 30_000,
@@ -22,7 +22,7 @@ const input = (key: string, gone: AbortSignal, waitMs = 0) => ({
   mode: 'timeout' as const,
   owner: null,
   metadata: null,
-  idempotencyKey: undefined,
+  idempotencyKey,
   gone,
   shutdown: new AbortController().signal,
   elapsedMs: () => 0,
@@ -54,5 +54,29 @@ describe('a client that goes away', () => {
         (await service.release('alpha', 'left-early', { leaseToken: holder.token })),
     ).toBe(true);
     expect((await locker.inspect('alpha/left-early'))?.held ?? false).toBe(false);
+  });
+
+  it('keeps a grant made under an Idempotency-Key: the retry holds that very holding', async () => {
+    const left = new AbortController();
+    const first = await service.acquire(input('kept', left.signal, 0, 'retry-me-0123456789'));
+    expect(first.kind).toBe('granted');
+    // The client gives up on its first attempt and retries (here, or on another instance): the
+    // store answers the retry with the same holding.
+    const retry = await service.acquire(
+      input('kept', new AbortController().signal, 0, 'retry-me-0123456789'),
+    );
+    expect(retry).toMatchObject({ kind: 'granted', token: first.kind === 'granted' ? first.token : '' });
+    // The first attempt's connection ends only now: giving its grant back would delete the retry's lock.
+    left.abort(new Error('the client went away'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await locker.inspect('alpha/kept'))?.held).toBe(true);
+    const other = await service.acquire(input('kept', new AbortController().signal));
+    expect(other.kind).toBe('held');
+    expect(
+      retry.kind === 'granted' && (await service.release('alpha', 'kept', { leaseToken: retry.token })),
+    ).toBe(true);
+    expect((await metrics.registry.getSingleMetric('leasekit_acquires_total')?.get())?.values).toContainEqual(
+      expect.objectContaining({ labels: { outcome: 'abandoned_kept' }, value: 1 }),
+    );
   });
 });
