@@ -104,6 +104,10 @@ export async function startSeedStack(options: SeedStackOptions): Promise<SeedSta
     }
 
     const apiKey = randomBytes(24).toString('hex');
+    // One token secret per demo run, given to every lock-service instance of the run: over a
+    // shared store (--redis) the service requires it, and instances must agree on it (it derives
+    // the store tokens of Idempotency-Key acquires, which any instance renews and releases).
+    const tokenSecret = randomBytes(32).toString('base64url');
     // Processes that do not depend on each other start together (each start is mostly Node
     // loading modules); `started` keeps every one that came up, so a failure stops them all.
     const started = async (start: Promise<ServerProcess>[]): Promise<ServerProcess[]> => {
@@ -127,6 +131,7 @@ export async function startSeedStack(options: SeedStackOptions): Promise<SeedSta
         PORT: String(lockServicePort),
         LEASEKIT_BACKEND: options.backend,
         LEASEKIT_API_KEYS: `demo:${apiKey}`,
+        LEASEKIT_TOKEN_SECRET: tokenSecret,
         LEASEKIT_LOG_LEVEL: 'warn',
         ...(options.backend === 'redis' ? { LEASEKIT_REDIS_URLS: redisUrls.join(',') } : {}),
       },

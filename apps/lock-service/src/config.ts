@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '@leasekit/core';
 
 /**
@@ -74,7 +74,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'LEASEKIT_TOKEN_SECRET',
     default: undefined,
     description:
-      'secret (32+ characters) deriving store tokens from Idempotency-Keys; unset: derived from LEASEKIT_API_KEYS, so instances with the same keys agree (a fixed one with --insecure and no keys)',
+      'secret (32+ characters) deriving store tokens from Idempotency-Keys, the same on every instance over one store and kept across API-key changes; required unless LEASEKIT_BACKEND=memory (unset there: a random one per process)',
   },
   {
     name: 'LEASEKIT_SEED_ROUTES',
@@ -107,29 +107,36 @@ export interface ServiceConfig {
   /** HMAC key deriving store tokens from Idempotency-Keys. */
   readonly tokenSecret: string;
   /**
-   * Where `tokenSecret` comes from: `LEASEKIT_TOKEN_SECRET` (`configured`), or, unset, derived
-   * from the API keys (`api-keys`), or a fixed one with `--insecure` and no keys (`insecure`).
+   * `tokenSecret` was not configured: a random one drawn for this process (memory backend only,
+   * where one process is the whole service).
    */
-  readonly tokenSecretSource: TokenSecretSource;
-  /** `tokenSecret` was not configured (`tokenSecretSource` is not `configured`). */
   readonly tokenSecretGenerated: boolean;
   readonly seedRoutes: boolean;
   readonly logLevel: LogLevel;
 }
 
-export type TokenSecretSource = 'configured' | 'api-keys' | 'insecure';
-
 /**
- * The token secret when `LEASEKIT_TOKEN_SECRET` is unset: an HMAC of the sorted `tenant:key`
- * list under a fixed label, so every instance with the same keys derives the same secret without
- * more setup, and nobody without all the keys can. With no keys (`--insecure`) it is the label's
- * own, public: Idempotency-Keys are then the only secret.
+ * `LEASEKIT_TOKEN_SECRET`: required over a shared store. Every instance must derive the same
+ * store token from an Idempotency-Key, for as long as any lease acquired with one is held; a
+ * default derived from something else that changes (the API keys, when one is added or rotated)
+ * would make every outstanding lease answer 410 on its next renew by Idempotency-Key. The memory
+ * backend is one process: a random secret of its own is as good as any.
  */
-export function defaultTokenSecret(apiKeys: ReadonlyMap<string, string>): string {
-  const entries = [...apiKeys].map(([key, tenant]) => `${tenant}:${key}`).sort();
-  return createHmac('sha256', 'leasekit/lock-service/token-secret/v1')
-    .update(entries.join('\n'))
-    .digest('base64url');
+function parseTokenSecret(env: Env, backend: BackendKind): { secret: string; generated: boolean } {
+  const secret = read(env, 'LEASEKIT_TOKEN_SECRET');
+  if (secret !== undefined) {
+    if (secret.length < 32) {
+      throw new ConfigError('LEASEKIT_TOKEN_SECRET', `must be at least 32 characters; got ${secret.length}`);
+    }
+    return { secret, generated: false };
+  }
+  if (backend !== 'memory') {
+    throw new ConfigError(
+      'LEASEKIT_TOKEN_SECRET',
+      `is required with LEASEKIT_BACKEND=${backend}: every instance over the store must derive the same store tokens from Idempotency-Keys, so set one secret of 32+ characters (e.g. \`openssl rand -base64 32\`) on all of them and keep it when API keys change (a changed secret makes every lease renewed by Idempotency-Key answer 410)`,
+    );
+  }
+  return { secret: randomBytes(32).toString('base64url'), generated: true };
 }
 
 /** A bad configuration value: `variable` names it, the message says what is allowed. */
@@ -272,10 +279,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): ServiceConfi
     );
   }
   const backend = parseBackend(env);
-  const secret = read(env, 'LEASEKIT_TOKEN_SECRET');
-  if (secret !== undefined && secret.length < 32) {
-    throw new ConfigError('LEASEKIT_TOKEN_SECRET', `must be at least 32 characters; got ${secret.length}`);
-  }
+  const tokenSecret = parseTokenSecret(env, backend.kind);
   const seed = (read(env, 'LEASEKIT_SEED_ROUTES') ?? 'on').toLowerCase();
   if (seed !== 'on' && seed !== 'off') {
     throw new ConfigError(
@@ -296,9 +300,8 @@ export function loadConfig(env: Env, argv: readonly string[] = []): ServiceConfi
     apiKeys,
     insecure: apiKeys.size === 0,
     backend,
-    tokenSecret: secret ?? defaultTokenSecret(apiKeys),
-    tokenSecretSource: secret !== undefined ? 'configured' : apiKeys.size > 0 ? 'api-keys' : 'insecure',
-    tokenSecretGenerated: secret === undefined,
+    tokenSecret: tokenSecret.secret,
+    tokenSecretGenerated: tokenSecret.generated,
     seedRoutes: seed === 'on',
     logLevel,
   };

@@ -7,11 +7,9 @@ export {
   CONFIG_VARIABLES,
   ConfigError,
   type ConfigVariable,
-  defaultTokenSecret,
   type LogLevel,
   loadConfig,
   type ServiceConfig,
-  type TokenSecretSource,
 } from './config.js';
 export { DEFAULT_TTL_MS, formatGoDuration, MAX_WAIT_MS, parseGoDuration } from './durations.js';
 export { type ProblemBody, type ProblemCode, ProblemError } from './problem.js';

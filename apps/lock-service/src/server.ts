@@ -124,13 +124,9 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
     app.log.warn(
       'no API keys: serving without authentication (--insecure); every request is tenant "public"',
     );
-  if (config.tokenSecretSource === 'api-keys') {
+  if (config.tokenSecretGenerated) {
     app.log.info(
-      'LEASEKIT_TOKEN_SECRET unset: derived from LEASEKIT_API_KEYS (instances with the same keys agree; changing the keys changes it)',
-    );
-  } else if (config.tokenSecretSource === 'insecure') {
-    app.log.warn(
-      'LEASEKIT_TOKEN_SECRET unset and no API keys: a fixed token secret; Idempotency-Keys are the only secret',
+      'LEASEKIT_TOKEN_SECRET unset: a random one for this process (memory backend); Idempotency-Key retries and renewals hold within this process only',
     );
   }
 

@@ -4,6 +4,7 @@ import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 import { formatGoDuration, parseGoDuration } from '../src/durations.js';
 
 const keys = { LEASEKIT_API_KEYS: 'acme:0123456789abcdef0123' };
+const secret = { LEASEKIT_TOKEN_SECRET: 's'.repeat(32) };
 
 function refusal(env: Record<string, string>, argv: string[] = []): ConfigError {
   try {
@@ -28,33 +29,42 @@ describe('configuration', () => {
     expect(config.backend).toEqual({ kind: 'memory' });
     expect(config.apiKeys.get('0123456789abcdef0123')).toBe('acme');
     expect(config.tokenSecretGenerated).toBe(true);
-    expect(config.tokenSecretSource).toBe('api-keys');
   });
 
-  it('derives the token secret from the API keys unless LEASEKIT_TOKEN_SECRET is set', () => {
-    const two = 'acme:0123456789abcdef0123,beta:beta-key-0123456789abc';
-    const swapped = 'beta:beta-key-0123456789abc, acme:0123456789abcdef0123';
-    const derived = loadConfig({ LEASEKIT_API_KEYS: two }).tokenSecret;
-    // Same keys, any order: the same secret on every instance, with nothing else to set up.
-    expect(loadConfig({ LEASEKIT_API_KEYS: swapped }).tokenSecret).toBe(derived);
-    expect(derived.length).toBeGreaterThanOrEqual(32);
-    expect(loadConfig(keys).tokenSecret).not.toBe(derived);
-    expect(derived).not.toContain('0123456789abcdef0123');
-    const explicit = loadConfig({ LEASEKIT_API_KEYS: two, LEASEKIT_TOKEN_SECRET: 's'.repeat(32) });
-    expect(explicit).toMatchObject({
-      tokenSecret: 's'.repeat(32),
-      tokenSecretSource: 'configured',
-      tokenSecretGenerated: false,
-    });
-    const insecure = loadConfig({}, ['--insecure']);
-    expect(insecure.tokenSecretSource).toBe('insecure');
-    expect(loadConfig({ LEASEKIT_INSECURE: '1' }).tokenSecret).toBe(insecure.tokenSecret);
+  it('draws a random token secret per process on the memory backend unless LEASEKIT_TOKEN_SECRET is set', () => {
+    const first = loadConfig(keys).tokenSecret;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    // Not derived from the API keys: the same keys give another secret in another process.
+    expect(loadConfig(keys).tokenSecret).not.toBe(first);
+    expect(loadConfig({}, ['--insecure'])).toMatchObject({ tokenSecretGenerated: true });
+    const explicit = loadConfig({ ...keys, LEASEKIT_TOKEN_SECRET: 's'.repeat(32) });
+    expect(explicit).toMatchObject({ tokenSecret: 's'.repeat(32), tokenSecretGenerated: false });
+  });
+
+  it.each([
+    [{ LEASEKIT_BACKEND: 'redis', LEASEKIT_REDIS_URLS: 'redis://a:1' }],
+    [{ LEASEKIT_BACKEND: 'azure-blob', LEASEKIT_AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true' }],
+    [{ LEASEKIT_BACKEND: 'dynamodb', LEASEKIT_DYNAMODB_TABLE: 'locks' }],
+  ])('requires LEASEKIT_TOKEN_SECRET over a shared store (%o), saying why', (backend) => {
+    const error = refusal({ ...keys, ...backend });
+    expect(error.variable).toBe('LEASEKIT_TOKEN_SECRET');
+    expect(error.message).toMatch(
+      new RegExp(
+        `LEASEKIT_TOKEN_SECRET: is required with LEASEKIT_BACKEND=${backend.LEASEKIT_BACKEND}: every instance`,
+      ),
+    );
+    expect(error.message).toMatch(/API keys change/);
+    expect(refusal({ ...backend }, ['--insecure']).variable).toBe('LEASEKIT_TOKEN_SECRET');
+    expect(loadConfig({ ...keys, ...backend, LEASEKIT_TOKEN_SECRET: 't'.repeat(32) }).tokenSecret).toBe(
+      't'.repeat(32),
+    );
   });
 
   it('reads every backend', () => {
     expect(
       loadConfig({
         ...keys,
+        ...secret,
         LEASEKIT_BACKEND: 'redis',
         LEASEKIT_REDIS_URLS: 'redis://a:1, redis://b:2,rediss://c:3',
       }).backend,
@@ -62,6 +72,7 @@ describe('configuration', () => {
     expect(
       loadConfig({
         ...keys,
+        ...secret,
         LEASEKIT_BACKEND: 'azure-blob',
         LEASEKIT_AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
       }).backend,
@@ -73,6 +84,7 @@ describe('configuration', () => {
     expect(
       loadConfig({
         ...keys,
+        ...secret,
         LEASEKIT_BACKEND: 'dynamodb',
         LEASEKIT_DYNAMODB_TABLE: 'locks',
         LEASEKIT_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',

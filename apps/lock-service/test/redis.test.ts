@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startRedisServers } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, problem, type Service, startService, waitersOn } from './helpers.js';
+import { API_KEYS, call, problem, type Service, startService, waitersOn } from './helpers.js';
 
 // Two instances over the same three redis-server nodes (the project's global setup) serve the
 // same locks: stateless, every lock in the store, any instance renews or releases any lease.
@@ -105,11 +105,16 @@ describe('two instances over 3 Redis nodes', () => {
     );
   });
 
-  it('agree on the token secret derived from the same API keys: retries, renew and release by Idempotency-Key', async () => {
-    // No LEASEKIT_TOKEN_SECRET: each instance derives it from LEASEKIT_API_KEYS.
+  it('agree on the configured token secret across an API-key rotation: retries, renew and release by Idempotency-Key', async () => {
+    // D has a key C does not (a key being added): the secret is configured, not derived from the
+    // keys, so both derive the same store tokens.
     const [c, d] = await Promise.all([
-      startService({ ...env(), LEASEKIT_TOKEN_SECRET: '' }),
-      startService({ ...env(), LEASEKIT_TOKEN_SECRET: '' }),
+      startService({ ...env(), LEASEKIT_TOKEN_SECRET: 'rotation-secret-0123456789abcdef012' }),
+      startService({
+        ...env(),
+        LEASEKIT_TOKEN_SECRET: 'rotation-secret-0123456789abcdef012',
+        LEASEKIT_API_KEYS: `${API_KEYS},gamma:gamma-key-0123456789abcdef`,
+      }),
     ]);
     try {
       const k = key();
