@@ -4,6 +4,7 @@ import {
   type AcquireOutcome,
   type AcquireRequest,
   type BackendCapabilities,
+  BackendUnavailableError,
   ClosedError,
   type Duration,
   type HandOverOutcome,
@@ -17,10 +18,17 @@ import {
 import { BACKEND, classifyError, invalid } from './errors.js';
 import { describeLoss, type LockItem, readItem } from './item.js';
 import { Observations } from './observations.js';
-import { ATTR, DEFAULT_GC_ATTRIBUTE, DEFAULT_PARTITION_KEY } from './schema.js';
+import {
+  ATTR,
+  DEFAULT_GC_ATTRIBUTE,
+  DEFAULT_PARTITION_KEY,
+  FENCE_CLOCK_SLACK_MS,
+  FENCES_PER_MS,
+} from './schema.js';
 import {
   acquireCommand,
   conditionFailed,
+  fenceCeiling,
   readCommand,
   releaseCommand,
   renewCommand,
@@ -188,6 +196,8 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
       if (!conditionFailed(error)) throw classifyError(error, 'renew', lease.key);
       // No item returned: the item does not exist (a failed condition on a missing item returns none).
       const item = readItem(error.Item);
+      // Still ours: the condition that failed is the fence ceiling (nothing was written).
+      if (fences > 0 && item?.token === lease.token) throw aheadOfClock(lease.key, 'renew', item.fence);
       observations.noteItem(lease.key, item, performance.now());
       return { status: 'lost', detail: describeLoss(item) };
     }
@@ -248,6 +258,8 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
         const receivedAt = performance.now();
         const item = error.Item ? readItem(error.Item) : await read(key, 'acquire');
         if (item?.token === token) return reclaim(request);
+        if (item?.fence !== undefined && item.fence > fenceCeiling(wallNow) - 1)
+          throw aheadOfClock(key, 'acquire', item.fence);
         // Timed from when the answer arrived: the version may have been written just before.
         observations.noteItem(key, item, receivedAt);
         // No `retryAfterMs`: a release is only seen by polling (there is no hint), so core's
@@ -301,6 +313,23 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
   };
 }
 
+/**
+ * The key's fence counter is further ahead of this machine's wall clock than the slack allows: a
+ * write now could hand out fences that an item re-created after a garbage collection would repeat.
+ * Retryable: the clock catches up (or this machine's clock is far behind the others').
+ */
+function aheadOfClock(
+  key: string,
+  operation: 'acquire' | 'renew',
+  fence: number | undefined,
+): BackendUnavailableError {
+  const aheadMs = fence === undefined ? 0 : Math.round(fence / FENCES_PER_MS - Date.now());
+  return new BackendUnavailableError(
+    `the key's fence counter is ahead of this machine's clock by ${aheadMs} ms (more than the ${FENCE_CLOCK_SLACK_MS / 60_000} min allowed, so that fences stay increasing across a garbage collection): check this machine's clock; ${operation === 'renew' ? 'no fences drawn, the holding is unchanged' : 'not acquired'}`,
+    { backend: BACKEND, operation, key },
+  );
+}
+
 interface Resolved {
   readonly table: Table;
   readonly takeover: TakeoverRule;
@@ -342,8 +371,9 @@ function resolve(options: DynamoDbBackendOptions): Resolved {
     error: { backend: BACKEND, operation: 'configure' },
   });
   if (gcAfterMs < HOUR_MS) {
-    // Fences are seeded from the wall clock when an item is (re)created: an idle period much
-    // longer than any clock skew keeps them increasing across a garbage collection.
+    // Fences are seeded from the wall clock when an item is (re)created, and never run more
+    // than FENCE_CLOCK_SLACK_MS (15 min) ahead of it: an idle period longer than that plus twice
+    // the clock skew keeps them increasing across a garbage collection (README).
     throw invalid(`gcAfter must be at least 1h; got ${gcAfterMs} ms`);
   }
   const takeover = options.takeover ?? 'observed';

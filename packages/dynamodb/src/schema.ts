@@ -14,6 +14,20 @@ export const DEFAULT_PARTITION_KEY = 'key';
 export const DEFAULT_GC_ATTRIBUTE = 'gcAt';
 
 /**
+ * Fences are anchored to the wall clock: a new item's counter starts at `Date.now() *
+ * FENCES_PER_MS`, and no write may take the counter above `(its writer's Date.now() +
+ * FENCE_CLOCK_SLACK_MS) * FENCES_PER_MS`. So a fence never runs more than the slack ahead of the
+ * clock, and an item created after a collection (which needs `gcAfter` >= 1 h of idleness) starts
+ * above every fence its predecessor handed out. The README has the argument. 1024 fences per ms
+ * is the largest hand-over block (core's `localHandOvers` maximum) per ms, far beyond what one key
+ * sustains (DynamoDB takes at most ~1000 writes a second on one item), and keeps fences exact
+ * in a double (2^53) until the year 2248.
+ */
+export const FENCES_PER_MS = 1024;
+/** How far ahead of its writer's wall clock (in clock ms) the fence counter may run: 15 min. */
+export const FENCE_CLOCK_SLACK_MS = 15 * 60_000;
+
+/**
  * The attributes of a lock item besides the partition key and the GC attribute. One item per
  * lock key; releasing removes the holder's attributes and keeps the item (and its fence).
  */
@@ -26,7 +40,7 @@ export const ATTR = {
   leaseMs: 'leaseMs',
   /** The holder's wall clock at the write plus the lease duration (epoch ms). Informational, and for `takeover: 'wall-clock'`. */
   leaseUntil: 'leaseUntil',
-  /** The fencing counter: seeded from the wall clock when the item is created, +1 on each acquire, kept on release. */
+  /** The fencing counter: seeded from the wall clock (ms × `FENCES_PER_MS`) when the item is created, +1 on each acquire, kept on release. */
   fence: 'fence',
   /** What the holder passed as `owner`. */
   owner: 'owner',

@@ -4,7 +4,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { ATTR } from './schema.js';
+import { ATTR, FENCE_CLOCK_SLACK_MS, FENCES_PER_MS } from './schema.js';
 
 /** Where and how lock items are written: resolved once from the backend's options. */
 export interface Table {
@@ -56,6 +56,15 @@ function leaseWrites(
   return { set, remove };
 }
 
+/**
+ * The highest fence counter a write at `wallNow` may leave behind (see `FENCES_PER_MS`): a write
+ * that draws `n` fences is conditioned on the counter being at most `fenceCeiling(wallNow) - n`.
+ */
+export const fenceCeiling = (wallNow: number): number => (wallNow + FENCE_CLOCK_SLACK_MS) * FENCES_PER_MS;
+
+/** Where a new item's counter starts: the wall clock in ms times `FENCES_PER_MS`. */
+export const fenceSeed = (wallNow: number): number => wallNow * FENCES_PER_MS;
+
 const expression = (set: string[], remove: string[]): string =>
   `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
 
@@ -74,15 +83,18 @@ export interface AcquireWrite {
 
 /**
  * Acquire in one conditional write: succeeds when the key is free (no item, or released), or
- * when the holding is one we may take over. Creates the item on first use with the fence
- * seeded from the wall clock, and increments the fence on every acquire.
+ * when the holding is one we may take over, and the fence counter is not ahead of the clock
+ * (`fenceCeiling`). Creates the item on first use with the fence seeded from the wall clock
+ * (`fenceSeed`), and increments the fence on every acquire.
  */
 export function acquireCommand(table: Table, write: AcquireWrite): UpdateItemCommand {
   const names: Record<string, string> = { '#token': ATTR.token, '#fence': ATTR.fence, '#owner': ATTR.owner };
   const values: Record<string, AttributeValue> = {
     ':token': S(write.token),
-    ':seed': N(write.wallNow),
+    ':seed': N(fenceSeed(write.wallNow)),
     ':one': N(1),
+    // The counter may not run more than the slack ahead of the clock (see `FENCES_PER_MS`).
+    ':ceiling': N(fenceCeiling(write.wallNow) - 1),
   };
   const { set, remove } = leaseWrites(table, write, names, values);
   set.push('#token = :token', '#fence = if_not_exists(#fence, :seed) + :one');
@@ -105,7 +117,7 @@ export function acquireCommand(table: Table, write: AcquireWrite): UpdateItemCom
     TableName: table.tableName,
     Key: itemKey(table, write.key),
     UpdateExpression: expression(set, remove),
-    ConditionExpression: conditions.join(' OR '),
+    ConditionExpression: `(${conditions.join(' OR ')}) AND (attribute_not_exists(#fence) OR #fence <= :ceiling)`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
     ReturnValues: 'UPDATED_NEW',
@@ -136,16 +148,19 @@ export function renewCommand(
   const names: Record<string, string> = { '#token': ATTR.token };
   const values: Record<string, AttributeValue> = { ':token': S(write.token) };
   const { set, remove } = leaseWrites(table, write, names, values);
+  let condition = '#token = :token';
   if (fences > 0) {
     names['#fence'] = ATTR.fence;
     values[':fences'] = N(fences);
+    values[':ceiling'] = N(fenceCeiling(write.wallNow) - fences);
     set.push('#fence = #fence + :fences');
+    condition += ' AND #fence <= :ceiling';
   }
   return new UpdateItemCommand({
     TableName: table.tableName,
     Key: itemKey(table, write.key),
     UpdateExpression: expression(set, remove),
-    ConditionExpression: '#token = :token',
+    ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
     ReturnValues: returnNew ? 'ALL_NEW' : fences > 0 ? 'UPDATED_NEW' : 'NONE',
