@@ -255,12 +255,20 @@ export function createDynamoDbBackend(options: DynamoDbBackendOptions): DynamoDb
         return { status: 'acquired', fence: readItem(Attributes)?.fence };
       } catch (error) {
         if (!conditionFailed(error)) throw classifyError(error, 'acquire', key);
-        const receivedAt = performance.now();
-        const item = error.Item ? readItem(error.Item) : await read(key, 'acquire');
+        // The version is timed from when we saw it: the failed write's answer, or, when that
+        // carried no item, the fallback read's answer (the version it returns may have been
+        // written while the read was on its way; timing it from before would age it early).
+        let receivedAt = performance.now();
+        let item: LockItem | undefined;
+        if (error.Item) {
+          item = readItem(error.Item);
+        } else {
+          item = await read(key, 'acquire');
+          receivedAt = performance.now();
+        }
         if (item?.token === token) return reclaim(request);
         if (item?.fence !== undefined && item.fence > fenceCeiling(wallNow) - 1)
           throw aheadOfClock(key, 'acquire', item.fence);
-        // Timed from when the answer arrived: the version may have been written just before.
         observations.noteItem(key, item, receivedAt);
         // No `retryAfterMs`: a release is only seen by polling (there is no hint), so core's
         // backoff decides when to look again.
