@@ -241,7 +241,9 @@ describe('Idempotency-Key', () => {
     expect(renewed.body).toMatchObject({ key: k, fence: lease.body.fence, ttlMs: 20_000 });
     // Another key names no holding; neither does the same key in another tenant.
     problem(
-      await call(base, 'POST', `/v1/locks/${k}/renew`, { headers: { 'idempotency-key': 'other' } }),
+      await call(base, 'POST', `/v1/locks/${k}/renew`, {
+        headers: { 'idempotency-key': `other-${randomUUID()}` },
+      }),
       410,
       'LEASE_LOST',
     );
@@ -270,13 +272,15 @@ describe('Idempotency-Key', () => {
 
   it('wants exactly one of Lease-Token and Idempotency-Key, and a Lease-Fence that is a fence', async () => {
     const k = key();
-    const lease = (await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': 'one' } }))
-      .body;
+    const idempotency = `req-${randomUUID()}`;
+    const lease = (
+      await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': idempotency } })
+    ).body;
     for (const headers of [
       {},
-      { 'lease-token': lease.token, 'idempotency-key': 'one' },
-      { 'idempotency-key': 'one', 'lease-fence': '-1' },
-      { 'idempotency-key': 'one', 'lease-fence': '99999999999999999999' },
+      { 'lease-token': lease.token, 'idempotency-key': idempotency },
+      { 'idempotency-key': idempotency, 'lease-fence': '-1' },
+      { 'idempotency-key': idempotency, 'lease-fence': '99999999999999999999' },
     ]) {
       const body = problem(
         await call(base, 'DELETE', `/v1/locks/${k}`, { headers }),
@@ -287,6 +291,34 @@ describe('Idempotency-Key', () => {
     }
     expect(
       (await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.token } })).status,
+    ).toBe(204);
+  });
+
+  it('takes a short Idempotency-Key on acquire, but not as the credential of renew or release', async () => {
+    const k = key();
+    const short = 'order-42'; // fine for retries; guessable, so no credential
+    const lease = await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': short } });
+    expect(lease.status).toBe(201);
+    const retry = await call(base, 'POST', `/v1/locks/${k}`, { headers: { 'idempotency-key': short } });
+    expect(retry.body.token).toBe(lease.body.token);
+    for (const [method, path] of [
+      ['POST', `/v1/locks/${k}/renew`],
+      ['DELETE', `/v1/locks/${k}`],
+    ] as const) {
+      const body = problem(
+        await call(base, method, path, { headers: { 'idempotency-key': short } }),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      expect(body.detail).toMatch(/Idempotency-Key must be at least 16 characters/);
+    }
+    // Still held: only the Lease-Token renews or releases it.
+    expect(
+      (await call(base, 'POST', `/v1/locks/${k}/renew`, { headers: { 'lease-token': lease.body.token } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await call(base, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.body.token } })).status,
     ).toBe(204);
   });
 

@@ -126,9 +126,13 @@ export function remainingMs(expiresAt: number, serverTime: number): number {
   return Math.max(0, expiresAt - serverTime);
 }
 
-/** `Idempotency-Key` allows 1–128 of `A-Z a-z 0-9 . _ ~ : -`; a token outside that is hashed into it. */
+/**
+ * `Idempotency-Key` allows 1–128 of `A-Z a-z 0-9 . _ ~ : -`, and renew and release take it as
+ * their credential only from 16 characters on: a token outside that (a caller's short or exotic
+ * one) is hashed into it, the same way on acquire, renew and release.
+ */
 export function idempotencyKey(token: string): string {
-  if (/^[A-Za-z0-9._~:-]{1,128}$/.test(token)) return token;
+  if (/^[A-Za-z0-9._~:-]{16,128}$/.test(token)) return token;
   return createHash('sha256').update(token).digest('base64url');
 }
 

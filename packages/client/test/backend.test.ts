@@ -120,6 +120,17 @@ describe('createHttpBackend', () => {
     expect(await a.renew(ref, 1_000)).toMatchObject({ status: 'lost' });
   });
 
+  it("renews and releases a holding under a caller's short token (hashed into a long enough Idempotency-Key)", async () => {
+    const backend = await newBackend();
+    const k = key('short-token');
+    const ref = { key: k, token: 'job-7' };
+    const granted = await backend.tryAcquire(request(k, { token: ref.token }));
+    expect(granted.status).toBe('acquired');
+    // The service takes an Idempotency-Key as a credential only from 16 characters on.
+    expect(await backend.renew(ref, 20_000)).toMatchObject({ status: 'renewed' });
+    expect(await backend.release(ref)).toBe(true);
+  });
+
   it('renew and release of a holding nobody holds: lost / false', async () => {
     const backend = await newBackend();
     const ref = { key: key('unknown'), token: randomUUID() };

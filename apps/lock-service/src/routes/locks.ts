@@ -88,7 +88,8 @@ const holdingHeaders = {
     'idempotency-key': {
       type: 'string',
       pattern: IDEMPOTENCY_KEY_PATTERN,
-      description: 'instead of Lease-Token: the Idempotency-Key the acquire sent',
+      description:
+        'instead of Lease-Token: the Idempotency-Key the acquire sent, at least 16 characters (a credential: as unguessable as a lease token)',
     },
     'lease-fence': {
       type: 'string',
@@ -104,6 +105,9 @@ interface HoldingHeaders {
   'lease-fence'?: string;
 }
 
+/** Shortest `Idempotency-Key` accepted as the credential of a renew or release. */
+export const MIN_CREDENTIAL_IDEMPOTENCY_KEY = 16;
+
 /** The credential of a renew or release: exactly one of Lease-Token and Idempotency-Key. */
 function credentialOf(headers: HoldingHeaders): HoldingCredential {
   const leaseToken = headers['lease-token'];
@@ -116,6 +120,15 @@ function credentialOf(headers: HoldingHeaders): HoldingCredential {
     );
   }
   if (leaseToken !== undefined) return { leaseToken };
+  // As a credential the key must be as unguessable as a lease token: anyone who knows it renews
+  // or releases the holding. A short one (fine on acquire, for retries) leaves only the Lease-Token.
+  if (idempotencyKey!.length < MIN_CREDENTIAL_IDEMPOTENCY_KEY) {
+    throw new ProblemError(
+      400,
+      'INVALID_ARGUMENT',
+      `Idempotency-Key must be at least ${MIN_CREDENTIAL_IDEMPOTENCY_KEY} characters to renew or release by it (it is then a credential, as unguessable as a lease token, e.g. a UUID); got ${idempotencyKey!.length}. With a shorter one, renew and release by Lease-Token`,
+    );
+  }
   const fenceText = headers['lease-fence'];
   const fence = fenceText === undefined ? undefined : Number(fenceText);
   if (fence !== undefined && !Number.isSafeInteger(fence)) {
