@@ -252,9 +252,15 @@ export class LockService {
 
   /** Releases the holding `credential` names: `false` when it no longer held the key. */
   async release(tenant: string, key: string, credential: HoldingCredential): Promise<boolean> {
-    const released = await this.locker.releaseHolding(this.#ref(tenant, key, credential));
-    if (!released) this.#metrics.releaseLost();
-    return released;
+    const ref = this.#ref(tenant, key, credential);
+    try {
+      const released = await this.locker.releaseHolding(ref);
+      this.#metrics.release(released ? 'released' : 'lost');
+      return released;
+    } catch (error) {
+      this.#metrics.release('error');
+      throw error;
+    }
   }
 
   /** The store's view of the tenant's `key`: `null` when nobody holds it. */

@@ -1,4 +1,3 @@
-import type { LockerHooks } from '@leasekit/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -18,6 +17,10 @@ export type AcquireOutcome =
 /**
  * Prometheus metrics of one server instance: its own registry, so two servers in one process
  * (tests) never share a counter. Everything is per instance: behind a load balancer, sum them.
+ *
+ * Only counters of what this instance answered, no gauge of leases held: the locker of a
+ * stateless service does not track what it grants (any instance renews or releases any lease,
+ * and expiries happen in the store, unseen), so no instance can tell how many are held now.
  */
 export class ServiceMetrics {
   readonly registry: Registry = new Registry();
@@ -25,13 +28,12 @@ export class ServiceMetrics {
   readonly #latency: Histogram<'method' | 'route' | 'status'>;
   readonly #acquires: Counter<'outcome'>;
   readonly #waits: Histogram<'outcome'>;
-  readonly #holds: Histogram;
   readonly #renewals: Counter<'outcome'>;
+  readonly #releases: Counter<'outcome'>;
   readonly #losses: Counter<'operation'>;
-  readonly #expired: Counter;
   readonly #waiting: Gauge;
 
-  constructor(heldCount: () => number) {
+  constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'leasekit_' });
     this.#requests = new Counter({
@@ -60,12 +62,6 @@ export class ServiceMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#holds = new Histogram({
-      name: 'leasekit_hold_seconds',
-      help: 'How long leases acquired through this instance were held until released through it',
-      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 3600],
-      registers,
-    });
     this.#renewals = new Counter({
       name: 'leasekit_renewals_total',
       help: 'Renew requests by outcome: renewed, lost (410), error',
@@ -78,23 +74,16 @@ export class ServiceMetrics {
       labelNames: ['operation'],
       registers,
     });
-    this.#expired = new Counter({
-      name: 'leasekit_leases_expired_total',
-      help: 'Leases acquired through this instance whose TTL ran out before a release through it',
+    this.#releases = new Counter({
+      name: 'leasekit_releases_total',
+      help: 'Release requests by outcome: released, lost (410), error',
+      labelNames: ['outcome'],
       registers,
     });
     this.#waiting = new Gauge({
       name: 'leasekit_acquires_waiting',
       help: 'Acquire requests waiting on the server for a held key now',
       registers,
-    });
-    new Gauge({
-      name: 'leasekit_leases_held',
-      help: 'Leases acquired through this instance and neither released through it nor expired (approximate: a lease released or renewed through another instance counts here until its TTL runs out)',
-      registers,
-      collect() {
-        this.set(heldCount());
-      },
     });
   }
 
@@ -119,19 +108,8 @@ export class ServiceMetrics {
     if (outcome === 'lost') this.#losses.inc({ operation: 'renew' });
   }
 
-  releaseLost(): void {
-    this.#losses.inc({ operation: 'release' });
-  }
-
-  /** The locker's hooks: hold times and expiries of the holdings it tracks. */
-  lockerHooks(): LockerHooks {
-    return {
-      released: (event) => {
-        if (event.wasHeld) this.#holds.observe(event.heldMs / 1_000);
-      },
-      lost: (event) => {
-        if (event.error.reason === 'expired') this.#expired.inc();
-      },
-    };
+  release(outcome: 'released' | 'lost' | 'error'): void {
+    this.#releases.inc({ outcome });
+    if (outcome === 'lost') this.#losses.inc({ operation: 'release' });
   }
 }

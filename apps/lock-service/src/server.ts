@@ -103,7 +103,7 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
   });
   app.decorateRequest('tenant', '');
 
-  const metrics = new ServiceMetrics(() => locker.heldCount);
+  const metrics = new ServiceMetrics();
   // One locker per process; timeout mode (the service never renews on its own); shared
   // holdings: any instance renews or releases any lease, so a waiter here must not count on a
   // key this locker granted staying held (it keeps asking the store and listening for the
@@ -113,7 +113,6 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
     mode: 'timeout',
     sharedHoldings: true,
     closeBackend: false, // closed by onClose below, without releasing the clients' leases
-    hooks: metrics.lockerHooks(),
   });
   const service = new LockService(locker, backend, config.tokenSecret, metrics);
   const authenticator = new Authenticator(config.apiKeys, config.insecure);

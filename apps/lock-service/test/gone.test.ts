@@ -9,7 +9,7 @@ import { ServiceMetrics } from '../src/metrics.js';
 // moment after the grant is driven here through the service's own `gone` signal.
 
 const backend = createMemoryBackend();
-const metrics = new ServiceMetrics(() => locker.heldCount);
+const metrics = new ServiceMetrics();
 const locker = createLocker(backend, { mode: 'timeout', sharedHoldings: true, closeBackend: false });
 const service = new LockService(locker, backend, 'x'.repeat(32), metrics);
 afterAll(() => backend.close());
