@@ -92,8 +92,10 @@ export interface LockerOptions {
    * The holdings this locker takes may be renewed or released by other processes, by key and
    * token (`renewHolding`, `releaseHolding`): a stateless lock service, where any instance serves
    * any lease. Its waiters then never count on a key it holds staying held: they keep polling
-   * the store and listening for its release. Local hand-overs are off (they pass one store token
-   * from holder to holder, and a token is the credential). Default `false`.
+   * the store and listening for its release. It does not track what it grants: those leases get
+   * no renewal, loss signal or `close()` release, and do not count in `heldCount` (renew and
+   * release them by reference, or `lease.release()`). Local hand-overs are off (they pass one
+   * store token from holder to holder, and a token is the credential). Default `false`.
    */
   readonly sharedHoldings?: boolean;
 }
@@ -111,8 +113,10 @@ export interface AcquireOptions {
    * The store token to acquire with, instead of a random one: a repeated acquire with the same
    * token answers the same holding (same fence, TTL reset), which makes a retried request
    * idempotent (a lock service derives it from an `Idempotency-Key`). It must be as unguessable
-   * as a random UUID. A fresh one is drawn if an attempt's give-back may still land, and a
-   * holding handed over locally keeps its own token (see `localHandOvers`).
+   * as a random UUID. A holding taken under it is never given back by the locker on its own
+   * (after an abort, an attempt with no answer, or a grant whose round trip ate its validity): the
+   * caller's retry may hold that very holding. It is released by its holder, or expires by its
+   * TTL. A holding handed over locally keeps its own token (see `localHandOvers`).
    */
   readonly token?: string;
 }
@@ -581,6 +585,7 @@ class LockerImpl implements Locker, LeaseOwner {
       ttlMs,
       signal,
       token: options.token ?? '',
+      tokenGiven: options.token !== undefined,
       owner: options.owner ?? this.#options.owner,
       onLost: options.onLost,
       startedAt: 0,
@@ -712,7 +717,7 @@ class LockerImpl implements Locker, LeaseOwner {
    * nothing is harmless; only this acquire's attempts ever used it.
    */
   #givingUp(request: Prepared, result: { error: LeaseError; unknown: boolean }): LeaseError {
-    if (result.unknown && result.error.retryable && request.token !== '')
+    if (result.unknown && result.error.retryable && request.token !== '' && !request.tokenGiven)
       void this.#releaseRef(request.key, request.token, undefined);
     return result.error;
   }
@@ -741,7 +746,9 @@ class LockerImpl implements Locker, LeaseOwner {
       outcome = signal ? await raceAbort(pending, signal) : await pending;
     } catch (error) {
       if (signal?.aborted && error === signal.reason) {
-        // The request may still land: release whatever it takes, so an abort never leaves a lock behind.
+        // The request may still land: release whatever it takes, so an abort never leaves a lock
+        // behind (unless the token is the caller's: see `tokenGiven`).
+        if (request.tokenGiven) throw error;
         const token = request.token;
         pending.then(
           (late) => {
@@ -777,19 +784,23 @@ class LockerImpl implements Locker, LeaseOwner {
       // Granted, but the round trip ate the validity: give it back and count this as a failed
       // attempt. The next attempt must not reuse this token while that release may still land
       // (it would delete the new holding), so wait for it, and take a new token unless it is settled.
-      const settled = await this.#releaseRef(key, request.token, outcome.fence);
-      if (!settled) request.token = randomUUID();
+      // A caller's own token is neither given back nor replaced: the next attempt with it is
+      // answered with the same holding, its TTL run again.
+      if (!request.tokenGiven) {
+        const settled = await this.#releaseRef(key, request.token, outcome.fence);
+        if (!settled) request.token = randomUUID();
+      }
       return {
         kind: 'error',
-        unknown: false, // the grant is known, and given back above
+        unknown: false, // the grant is known (and given back above, unless the token is the caller's)
         error: new BackendUnavailableError(
-          `acquired, but the round trip (${formatMs(now - sentAt)}) left no validity of the ${formatMs(request.ttlMs)} TTL; released it`,
+          `acquired, but the round trip (${formatMs(now - sentAt)}) left no validity of the ${formatMs(request.ttlMs)} TTL${request.tokenGiven ? '' : '; released it'}`,
           { backend: this.backend.name, operation: 'acquire', key },
         ),
       };
     }
     if (this.#closed) {
-      void this.#releaseRef(key, request.token, outcome.fence);
+      if (!request.tokenGiven) void this.#releaseRef(key, request.token, outcome.fence);
       throw new ClosedError('the locker was closed during acquire', {
         backend: this.backend.name,
         operation: 'acquire',
@@ -812,9 +823,12 @@ class LockerImpl implements Locker, LeaseOwner {
       const renewAt = sentAt + request.ttlMs * this.#defaults.timing.renewFraction;
       handle.renewAt = renewAt < lossAt ? renewAt : sentAt + (lossAt - sentAt) / 2;
     }
-    this.#held.add(handle);
-    this.#waiters.hold(key, handle);
-    this.#orchestrator.track(handle);
+    // A shared holding is not this locker's to watch: another process may renew or release it.
+    if (!this.#shared) {
+      this.#held.add(handle);
+      this.#waiters.hold(key, handle);
+      this.#orchestrator.track(handle);
+    }
     callHook(this.#options.hooks, 'acquired', {
       key,
       mode: request.mode,
@@ -1227,6 +1241,13 @@ interface Prepared {
    * `''` until the first attempt.
    */
   token: string;
+  /**
+   * The token is the caller's (`AcquireOptions.token`): its retry, here or in another process,
+   * may hold the very holding an attempt of ours took, so we never give one back on our own
+   * (abort, unknown outcome, validity eaten by the round trip): it is released by its holder or
+   * expires by its TTL.
+   */
+  tokenGiven: boolean;
   owner: string | undefined;
   onLost: ((error: LeaseLostError) => void) | undefined;
   /** When the waiting began (monotonic ms), and the store attempts made so far. */

@@ -143,3 +143,52 @@ describe('acquire options for stores that wait', () => {
     expect(plain.remainingMs).toBeLessThan(720);
   });
 });
+
+describe("a caller's own token", () => {
+  it('is not given back after an abort, while a random one is', async () => {
+    for (const token of ['callers-own', undefined]) {
+      const backend = new ScriptedBackend();
+      backend.latencyMs = 50;
+      const l = locker(backend);
+      const controller = new AbortController();
+      const attempt = l.acquire('k', { signal: controller.signal, ...(token ? { token } : {}) });
+      setTimeout(() => controller.abort(new Error('caller gave up')), 10);
+      await expect(attempt).rejects.toThrow('caller gave up');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // The grant landed after the abort: a random token's holding is given back; the caller's is
+      // left to its holder (whose retry may hold it), or to its TTL.
+      expect(backend.count('release')).toBe(token ? 0 : 1);
+    }
+  });
+
+  it('is neither given back nor replaced when the round trip ate the validity', async () => {
+    const backend = new ScriptedBackend();
+    backend.latencyMs = 80;
+    const l = locker(backend, { ttl: 50, lossMargin: 5 });
+    const error = await l.acquire('k', { token: 'callers-own', wait: 0 }).catch((e: unknown) => e);
+    expect(isLeaseError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect(backend.count('release')).toBe(0);
+    expect(backend.calls.filter((call) => call.op === 'acquire').map((call) => call.token)).toEqual([
+      'callers-own',
+    ]);
+  });
+});
+
+describe('sharedHoldings', () => {
+  it('does not track what it grants: renewals and releases by reference go to the store', async () => {
+    const backend = new ScriptedBackend();
+    const l = locker(backend, { sharedHoldings: true });
+    const lease = await l.acquire('k', { ttl: '1s' });
+    expect(l.heldCount).toBe(0);
+    await l.renewHolding({ key: 'k', token: lease.token }, { ttl: '2s' });
+    expect(backend.calls.at(-1)).toMatchObject({ op: 'renew', token: lease.token, ttlMs: 2000 });
+    expect(await l.releaseHolding({ key: 'k', token: lease.token })).toBe(true);
+    expect(backend.calls.at(-1)).toMatchObject({ op: 'release', token: lease.token });
+  });
+
+  it('refuses local hand-overs', () => {
+    expect(() => locker(new ScriptedBackend(), { sharedHoldings: true, localHandOvers: 4 })).toThrow(
+      /localHandOvers must be 0/,
+    );
+  });
+});
