@@ -1,8 +1,9 @@
 import {
+  type AnyBackend,
+  canRenew,
   checkTtl,
   isLeaseError,
   type Lease,
-  type LeaseBackend,
   type LeaseMode,
   type Locker,
 } from '@leasekit/core';
@@ -96,15 +97,20 @@ export interface Renewed {
 /** The wait and no-wait acquires, as answered to clients. */
 export class LockService {
   readonly locker: Locker;
-  readonly backend: LeaseBackend;
+  readonly backend: AnyBackend;
   readonly #secret: string;
   readonly #metrics: ServiceMetrics;
 
-  constructor(locker: Locker, backend: LeaseBackend, secret: string, metrics: ServiceMetrics) {
+  constructor(locker: Locker, backend: AnyBackend, secret: string, metrics: ServiceMetrics) {
     this.locker = locker;
     this.backend = backend;
     this.#secret = secret;
     this.#metrics = metrics;
+  }
+
+  /** The backend renews holdings (`/v1/capabilities` `renewal`); without it, renew is refused. */
+  get renewal(): boolean {
+    return canRenew(this.backend);
   }
 
   /** Checks a TTL against the backend's range before any I/O (400 naming the range). */

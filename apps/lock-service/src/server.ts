@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { createLocker, type LeaseBackend } from '@leasekit/core';
+import { type AnyBackend, createLocker } from '@leasekit/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Authenticator } from './auth.js';
 import { createBackend } from './backend.js';
@@ -33,7 +33,7 @@ export interface ServerDeps {
    * A backend built by the caller (tests share one memory store or Redis nodes between servers).
    * The server still closes it on `close()`.
    */
-  readonly backend?: LeaseBackend;
+  readonly backend?: AnyBackend;
   /** Where pino writes (default stdout). */
   readonly logStream?: { write(line: string): void };
 }

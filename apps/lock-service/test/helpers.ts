@@ -1,4 +1,4 @@
-import type { LeaseBackend } from '@leasekit/core';
+import type { AnyBackend } from '@leasekit/core';
 import type { FastifyInstance } from 'fastify';
 import { Agent, request as send } from 'undici';
 import { loadConfig } from '../src/config.js';
@@ -16,7 +16,7 @@ export interface Service {
 /** A service on a free loopback port, logging nothing, with the given environment. */
 export async function startService(
   env: Record<string, string> = {},
-  options: { backend?: LeaseBackend; argv?: string[] } = {},
+  options: { backend?: AnyBackend; argv?: string[] } = {},
 ): Promise<Service> {
   const config = loadConfig(
     {

@@ -475,6 +475,26 @@ describe('operations', () => {
     }
   });
 
+  it('reports renewal: false for a backend that cannot renew', async () => {
+    const { renew: _renew, ...timeoutOnly } = createMemoryBackend();
+    const once = await startService({}, { backend: timeoutOnly });
+    try {
+      expect((await call(once.url, 'GET', '/v1/capabilities')).body.renewal).toBe(false);
+      const k = key();
+      const lease = await call(once.url, 'POST', `/v1/locks/${k}`, { body: {} });
+      expect(lease.status).toBe(201);
+      problem(
+        await call(once.url, 'POST', `/v1/locks/${k}/renew`, {
+          headers: { 'lease-token': lease.body.token },
+        }),
+        400,
+        'UNSUPPORTED',
+      );
+    } finally {
+      await once.close();
+    }
+  });
+
   it('serves capabilities, health and readiness', async () => {
     const caps = await call(base, 'GET', '/v1/capabilities');
     expect(caps.body).toEqual({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createMemoryBackend } from '@leasekit/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type Service, startService } from './helpers.js';
 
@@ -102,6 +103,43 @@ describe('seed routes', () => {
     expect(keys(wrong.body)).toEqual(['code', 'message', 'resource', 'token', 'ttl']);
     expect(wrong.body.ttl).toBe('0s');
     expect((await call(base, 'GET', `/ttl${q({ token })}`)).status).toBe(400);
+  });
+
+  it('GET /ttl over a backend that does not tell the holder token (Azure): 200 only for the holder fence', async () => {
+    // The memory store seen through an inspect that, as Azure's, gives no holder token.
+    const memory = createMemoryBackend();
+    const inspect = memory.inspect!.bind(memory);
+    const tokenless = await startService(
+      {},
+      {
+        backend: {
+          ...memory,
+          inspect: async (key: string) => {
+            const info = await inspect(key);
+            if (info === null) return null;
+            const { token: _hidden, ...rest } = info;
+            return rest;
+          },
+        },
+      },
+    );
+    try {
+      const r = resource();
+      const first = (await call(tokenless.url, 'POST', `/lock${q({ resource: r, ttl: '20s' })}`)).body.token;
+      expect((await call(tokenless.url, 'POST', `/unlock${q({ resource: r, token: first })}`)).status).toBe(
+        200,
+      );
+      const { token } = (await call(tokenless.url, 'POST', `/lock${q({ resource: r, ttl: '20s' })}`)).body;
+      expect((await call(tokenless.url, 'GET', `/ttl${q({ resource: r, token })}`)).status).toBe(200);
+      // The earlier holder's token (a smaller fence) and a token without a fence are not the holder's.
+      for (const stale of [first, `${randomUUID()}.n`]) {
+        const answer = await call(tokenless.url, 'GET', `/ttl${q({ resource: r, token: stale })}`);
+        expect(answer.status, stale).toBe(404);
+        expect(answer.body.ttl).toBe('0s');
+      }
+    } finally {
+      await tokenless.close();
+    }
   });
 
   it('shares locks with the v1 routes (same tenant namespace)', async () => {

@@ -420,7 +420,7 @@ export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOpti
         maxTtlMs: caps.maxTtlMs,
         ttlGranularityMs: caps.ttlGranularityMs ?? 1,
         defaultTtlMs: DEFAULT_TTL_MS,
-        renewal: true,
+        renewal: service.renewal,
         waiting: { serverSide: true, maxWaitMs: MAX_WAIT_MS },
         maxKeyLength: 200,
         idempotency: true,

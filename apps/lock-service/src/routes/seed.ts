@@ -264,9 +264,15 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
       const { resource: name, token: leaseToken } = request.query;
       const decoded = service.decodeToken(leaseToken);
       const info = decoded === undefined ? null : await service.inspect(request.tenant, name);
-      // A backend that does not expose the holder's token (Azure) cannot tell whose it is.
+      // The holder's store token when the backend tells; a backend that does not (Azure) still
+      // tells the holder's fence, which the lease token carries: a token of another holding (an
+      // earlier one, whose fence was smaller) is then told apart. Without either: not ours.
       const ours =
-        info !== null && (info.storeToken === undefined || info.storeToken === decoded?.storeToken);
+        info !== null &&
+        decoded !== undefined &&
+        (info.storeToken !== undefined
+          ? info.storeToken === decoded.storeToken
+          : decoded.fence !== undefined && info.fence === decoded.fence);
       if (!ours || info.ttlRemainingMs === null) {
         return reply
           .code(404)
