@@ -64,7 +64,8 @@ export interface CreateLockTableResult {
 
 /**
  * Creates the lock table if it does not exist: partition key only (a string), on-demand
- * billing, and DynamoDB TTL on the GC attribute. Waits until the table is ACTIVE. Idempotent.
+ * billing, and DynamoDB TTL on the GC attribute. Waits until the table is ACTIVE. Idempotent,
+ * and safe when many processes call it at once (a fleet booting): all of them succeed.
  *
  * For production, the same schema in CloudFormation / CDK / Terraform is usually preferable:
  * see the README.
@@ -106,32 +107,49 @@ export async function createLockTable(options: CreateLockTableOptions): Promise<
   }
   if (gcAttribute !== false) {
     try {
-      const { TimeToLiveDescription } = await client.send(
-        new DescribeTimeToLiveCommand({ TableName: tableName }),
-      );
-      const status = TimeToLiveDescription?.TimeToLiveStatus;
-      const current = TimeToLiveDescription?.AttributeName;
-      if (
-        (status === 'ENABLED' || status === 'ENABLING') &&
-        current !== undefined &&
-        current !== gcAttribute
-      ) {
-        throw new InvalidArgumentError(
-          `the table's TTL is on ${JSON.stringify(current)}, not on gcAttribute ${JSON.stringify(gcAttribute)}: pass gcAttribute: ${JSON.stringify(current)} (here and to createDynamoDbBackend)`,
-          { backend: BACKEND, operation: 'configure' },
-        );
-      }
+      const status = await describeTtl(client, tableName, gcAttribute);
       if (status !== 'ENABLED' && status !== 'ENABLING') {
-        await client.send(
-          new UpdateTimeToLiveCommand({
-            TableName: tableName,
-            TimeToLiveSpecification: { AttributeName: gcAttribute, Enabled: true },
-          }),
-        );
+        try {
+          await client.send(
+            new UpdateTimeToLiveCommand({
+              TableName: tableName,
+              TimeToLiveSpecification: { AttributeName: gcAttribute, Enabled: true },
+            }),
+          );
+        } catch (error) {
+          // Several processes booting at once all saw TTL off and all asked to enable it: the
+          // others' requests fail ("TimeToLive is already enabled", or on AWS a limit on TTL
+          // changes). That is success if TTL is now on our attribute; anything else stands.
+          const now = await describeTtl(client, tableName, gcAttribute).catch(() => undefined);
+          if (now !== 'ENABLED' && now !== 'ENABLING') throw error;
+        }
       }
     } catch (error) {
       throw classifyError(error, 'configure');
     }
   }
   return { created };
+}
+
+/**
+ * The table's TTL status; throws `INVALID_ARGUMENT` when TTL is on (or being turned on) for
+ * another attribute than `gcAttribute`.
+ */
+async function describeTtl(
+  client: DynamoDBClient,
+  tableName: string,
+  gcAttribute: string,
+): Promise<string | undefined> {
+  const { TimeToLiveDescription } = await client.send(
+    new DescribeTimeToLiveCommand({ TableName: tableName }),
+  );
+  const status = TimeToLiveDescription?.TimeToLiveStatus;
+  const current = TimeToLiveDescription?.AttributeName;
+  if ((status === 'ENABLED' || status === 'ENABLING') && current !== undefined && current !== gcAttribute) {
+    throw new InvalidArgumentError(
+      `the table's TTL is on ${JSON.stringify(current)}, not on gcAttribute ${JSON.stringify(gcAttribute)}: pass gcAttribute: ${JSON.stringify(current)} (here and to createDynamoDbBackend)`,
+      { backend: BACKEND, operation: 'configure' },
+    );
+  }
+  return status;
 }
