@@ -53,7 +53,7 @@ describe.concurrent('azure-blob', () => {
       clients: 3,
       client: () => client('a1', runLength(5_000)),
     });
-    expect(result.acceptedWrites).toBeGreaterThan(5);
+    expect(result.acceptedWrites).toBeGreaterThan(0);
     expect(result).toMatchObject({
       overlappingSections: 0,
       overlappingWrites: 0,
