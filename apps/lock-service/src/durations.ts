@@ -1,28 +1,29 @@
-import { InvalidArgumentError } from '@leasekit/core';
+import { type Duration, InvalidArgumentError, toMs } from '@leasekit/core';
 
 /** Longest a request may wait for a held key on the server. */
 export const MAX_WAIT_MS = 30_000;
 /** TTL of an acquire or renew that names none. */
 export const DEFAULT_TTL_MS = 30_000;
 
-const durationPattern = /^(\d{1,12}(?:\.\d{1,6})?)(ms|s|m|h)$/;
-const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+/**
+ * The request schema's duration strings (`"250ms"`, `"30s"`, `"2m"`, `"1h"`, decimals allowed):
+ * bounded, so what passes is always a number core's `toMs` reads.
+ */
+export const DURATION_PATTERN = '^\\d{1,12}(\\.\\d{1,6})?(ms|s|m|h)$';
 
 /**
- * A request's duration: whole milliseconds, or a string such as `"250ms"`, `"30s"`, `"2m"`, `"1h"`
- * (rounded up to whole milliseconds). The JSON schema already checked the type.
+ * A request's duration (the schema already checked its shape): whole milliseconds, or a string
+ * such as `"250ms"`, `"30s"`, `"2m"`, `"1h"` read by core's `toMs` and rounded up to whole
+ * milliseconds. Anything else is an `InvalidArgumentError` naming `what` and what is allowed.
  */
 export function parseDuration(value: number | string, what: string): number {
-  if (typeof value === 'number') {
-    if (Number.isSafeInteger(value) && value >= 0) return value;
-  } else {
-    const match = durationPattern.exec(value);
-    if (match) return Math.ceil(Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]);
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new InvalidArgumentError(
+      `${what} must be whole milliseconds or a string like "250ms", "30s", "2m", "1h"; got ${value}`,
+      { operation: 'request' },
+    );
   }
-  throw new InvalidArgumentError(
-    `${what} must be whole milliseconds or a string like "250ms", "30s", "2m", "1h"; got ${JSON.stringify(value)}`,
-    { operation: 'request' },
-  );
+  return Math.ceil(toMs(value as Duration, what, { error: { operation: 'request' } }));
 }
 
 const goUnitMs: Record<string, number> = {
@@ -38,7 +39,8 @@ const goUnitMs: Record<string, number> = {
 const goDurationPattern = /^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)/;
 
 /**
- * Go's `time.ParseDuration` for the seed's routes (`"10s"`, `"50ms"`, `"1m30s"`, `"1.5h"`, `"0"`),
+ * Go's `time.ParseDuration` for the seed's routes (core's `toMs` reads no compound or
+ * sub-millisecond units) (`"10s"`, `"50ms"`, `"1m30s"`, `"1.5h"`, `"0"`),
  * in milliseconds; `undefined` when malformed or negative (a TTL cannot be).
  */
 export function parseGoDuration(text: string): number | undefined {

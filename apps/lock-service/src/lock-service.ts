@@ -10,8 +10,8 @@ import {
 import type { ServiceMetrics } from './metrics.js';
 import { ProblemError } from './problem.js';
 import {
+  type DecodedToken,
   decodeHolder,
-  decodeLeaseToken,
   encodeHolder,
   encodeLeaseToken,
   type HolderRecord,
@@ -81,11 +81,12 @@ export interface Inspected extends HolderRecord {
 }
 
 /**
- * What names a holding on renew and release: the lease token the acquire answered, or the
+ * What names a holding on renew and release: the lease token the acquire answered (decoded by
+ * the route, once: a malformed one is a 400 on v1 and a 404 on the seed's routes), or the
  * `Idempotency-Key` the acquire sent (with the holding's fence, when the client knows it).
  */
 export type HoldingCredential =
-  | { readonly leaseToken: string }
+  | { readonly leaseToken: DecodedToken }
   | { readonly idempotencyKey: string; readonly fence: number | undefined };
 
 export interface Renewed {
@@ -122,25 +123,30 @@ export class LockService {
     const key = storeKey(input.tenant, input.key);
     this.checkTtl(input.ttlMs, 'acquire');
     const owner = encodeHolder({ owner: input.owner, mode: input.mode, metadata: input.metadata });
-    // Timeout mode always: the service never renews by itself (clients renew over HTTP).
-    const signal = AbortSignal.any([input.gone, input.shutdown]);
-    const options = { ttl: input.ttlMs, owner, mode: 'timeout' as const, signal };
     const token =
       input.idempotencyKey === undefined
         ? undefined
         : idempotentStoreToken(this.#secret, input.tenant, input.key, input.idempotencyKey);
+    // Timeout mode always: the service never renews by itself (clients renew over HTTP).
+    const base = {
+      ttl: input.ttlMs,
+      owner,
+      mode: 'timeout' as const,
+      ...(token === undefined ? {} : { token }),
+    };
     let lease: Lease | null = null;
     try {
-      // One attempt first: with a derived token, a retry of a granted request is granted again
-      // at once (same holding), even while this locker still tracks the first grant.
-      lease = await this.locker.tryAcquire(key, token === undefined ? options : { ...options, token });
-      if (lease === null && input.waitMs > 0) {
+      if (input.waitMs === 0) {
+        // One attempt: shutting down has no wait to cut short, so only the client's leaving aborts it.
+        lease = await this.locker.tryAcquire(key, { ...base, signal: input.gone });
+      } else {
+        // The store answers a same-token retry with the same holding whether or not it waits.
         this.#metrics.waiting(1);
         try {
           lease = await this.locker.acquire(key, {
-            ...options,
+            ...base,
             wait: input.waitMs,
-            ...(token === undefined ? {} : { token }),
+            signal: AbortSignal.any([input.gone, input.shutdown]),
           });
         } finally {
           this.#metrics.waiting(-1);
@@ -238,7 +244,7 @@ export class LockService {
     return { holder: null, retryAfterS: 1 };
   }
 
-  /** Renews the holding `credential` names; 400 for a token this service never issues, 410 when lost. */
+  /** Renews the holding `credential` names; 410 when it no longer holds the key. */
   async renew(tenant: string, key: string, credential: HoldingCredential, ttlMs: number): Promise<Renewed> {
     const ref = this.#ref(tenant, key, credential);
     this.checkTtl(ttlMs, 'renew');
@@ -286,8 +292,7 @@ export class LockService {
   /**
    * The holding a credential names. A lease token carries the store token and the fence; an
    * `Idempotency-Key` names the store token its acquire derived (any instance sharing the secret
-   * derives the same), with the fence only when the client sends it. A malformed lease token is
-   * a 400: bad input, not a lost lease.
+   * derives the same), with the fence only when the client sends it.
    */
   #ref(
     tenant: string,
@@ -295,22 +300,13 @@ export class LockService {
     credential: HoldingCredential,
   ): { key: string; token: string; fence?: number } {
     const storeKeyOf = storeKey(tenant, key);
-    if ('idempotencyKey' in credential) {
-      const token = idempotentStoreToken(this.#secret, tenant, key, credential.idempotencyKey);
-      return credential.fence === undefined
-        ? { key: storeKeyOf, token }
-        : { key: storeKeyOf, token, fence: credential.fence };
-    }
-    const decoded = decodeLeaseToken(credential.leaseToken);
-    if (!decoded) {
-      throw new ProblemError(400, 'INVALID_ARGUMENT', 'Lease-Token is not a lease token this service issued');
-    }
-    const ref = { key: storeKeyOf, token: decoded.storeToken };
-    return decoded.fence === undefined ? ref : { ...ref, fence: decoded.fence };
-  }
-
-  /** The token of a seed-route request, decoded, or `undefined` when malformed. */
-  decodeToken(token: string): ReturnType<typeof decodeLeaseToken> {
-    return decodeLeaseToken(token);
+    const { token, fence } =
+      'idempotencyKey' in credential
+        ? {
+            token: idempotentStoreToken(this.#secret, tenant, key, credential.idempotencyKey),
+            fence: credential.fence,
+          }
+        : { token: credential.leaseToken.storeToken, fence: credential.leaseToken.fence };
+    return fence === undefined ? { key: storeKeyOf, token } : { key: storeKeyOf, token, fence };
   }
 }

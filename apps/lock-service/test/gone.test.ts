@@ -3,6 +3,7 @@ import { createMemoryBackend } from '@leasekit/memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LockService } from '../src/lock-service.js';
 import { ServiceMetrics } from '../src/metrics.js';
+import { decodeLeaseToken } from '../src/tokens.js';
 
 // A grant that cannot reach its client (it left as the answer was written) is given back at
 // once. Over HTTP the client's leaving is usually seen during the wait (routes.test.ts); the
@@ -51,7 +52,7 @@ describe('a client that goes away', () => {
     expect(await waiting).toEqual({ kind: 'gone' });
     expect(
       holder.kind === 'granted' &&
-        (await service.release('alpha', 'left-early', { leaseToken: holder.token })),
+        (await service.release('alpha', 'left-early', { leaseToken: decodeLeaseToken(holder.token)! })),
     ).toBe(true);
     expect((await locker.inspect('alpha/left-early'))?.held ?? false).toBe(false);
   });
@@ -73,7 +74,8 @@ describe('a client that goes away', () => {
     const other = await service.acquire(input('kept', new AbortController().signal));
     expect(other.kind).toBe('held');
     expect(
-      retry.kind === 'granted' && (await service.release('alpha', 'kept', { leaseToken: retry.token })),
+      retry.kind === 'granted' &&
+        (await service.release('alpha', 'kept', { leaseToken: decodeLeaseToken(retry.token)! })),
     ).toBe(true);
     expect((await metrics.registry.getSingleMetric('leasekit_acquires_total')?.get())?.values).toContainEqual(
       expect.objectContaining({ labels: { outcome: 'abandoned_kept' }, value: 1 }),

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientGone } from '../client-gone.js';
-import { DEFAULT_TTL_MS, MAX_WAIT_MS, parseDuration } from '../durations.js';
+import { DEFAULT_TTL_MS, DURATION_PATTERN, MAX_WAIT_MS, parseDuration } from '../durations.js';
 import type { HoldingCredential, LockService } from '../lock-service.js';
 import { ProblemError, problemResponse } from '../problem.js';
-import { IDEMPOTENCY_KEY_PATTERN, KEY_PATTERN, TOKEN_PATTERN } from '../tokens.js';
+import { decodeLeaseToken, IDEMPOTENCY_KEY_PATTERN, KEY_PATTERN, TOKEN_PATTERN } from '../tokens.js';
 
 /** The v1 lock routes: acquire, renew, release, inspect, capabilities. */
 
@@ -19,7 +19,7 @@ const duration = {
     { type: 'integer', minimum: 0, maximum: 2_147_483_647, description: 'milliseconds' },
     {
       type: 'string',
-      pattern: '^\\d{1,12}(\\.\\d{1,6})?(ms|s|m|h)$',
+      pattern: DURATION_PATTERN,
       description: 'e.g. "250ms", "30s", "2m", "1h"',
     },
   ],
@@ -119,7 +119,13 @@ function credentialOf(headers: HoldingHeaders): HoldingCredential {
       'send exactly one of Lease-Token (the token the acquire answered) and Idempotency-Key (the one the acquire sent)',
     );
   }
-  if (leaseToken !== undefined) return { leaseToken };
+  if (leaseToken !== undefined) {
+    const decoded = decodeLeaseToken(leaseToken);
+    if (decoded === undefined) {
+      throw new ProblemError(400, 'INVALID_ARGUMENT', 'Lease-Token is not a lease token this service issued');
+    }
+    return { leaseToken: decoded };
+  }
   // As a credential the key must be as unguessable as a lease token: anyone who knows it renews
   // or releases the holding. A short one (fine on acquire, for retries) leaves only the Lease-Token.
   if (idempotencyKey!.length < MIN_CREDENTIAL_IDEMPOTENCY_KEY) {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientGone } from '../client-gone.js';
 import { formatGoDuration, parseGoDuration } from '../durations.js';
 import type { LockService } from '../lock-service.js';
-import { KEY_PATTERN } from '../tokens.js';
+import { decodeLeaseToken, KEY_PATTERN } from '../tokens.js';
 
 /**
  * Drop-in routes of the seed's Go service (`POST /lock`, `/unlock`, `/refresh`, `GET /ttl`):
@@ -158,9 +158,9 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
     },
     async (request, reply) => {
       const { resource: name, token: leaseToken } = request.query;
+      const decoded = decodeLeaseToken(leaseToken);
       const released =
-        service.decodeToken(leaseToken) !== undefined &&
-        (await service.release(request.tenant, name, { leaseToken }));
+        decoded !== undefined && (await service.release(request.tenant, name, { leaseToken: decoded }));
       if (!released) {
         return reply.code(404).send({ code: 404, resource: name, token: leaseToken, message: NOT_FOUND });
       }
@@ -216,9 +216,10 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
           refreshed: false,
           message: NOT_FOUND,
         });
-      if (service.decodeToken(leaseToken) === undefined) return notFound();
+      const decoded = decodeLeaseToken(leaseToken);
+      if (decoded === undefined) return notFound();
       try {
-        await service.renew(request.tenant, name, { leaseToken }, ttlMs);
+        await service.renew(request.tenant, name, { leaseToken: decoded }, ttlMs);
       } catch (error) {
         if (isLeaseError(error, 'LEASE_LOST')) return notFound();
         throw error;
@@ -262,7 +263,7 @@ export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOption
     },
     async (request, reply) => {
       const { resource: name, token: leaseToken } = request.query;
-      const decoded = service.decodeToken(leaseToken);
+      const decoded = decodeLeaseToken(leaseToken);
       const info = decoded === undefined ? null : await service.inspect(request.tenant, name);
       // The holder's store token when the backend tells; a backend that does not (Azure) still
       // tells the holder's fence, which the lease token carries: a token of another holding (an
