@@ -25,7 +25,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const adminUrl = process.env.LEASEKIT_POSTGRES_URL ?? DEFAULT_POSTGRES_URL;
 // PostgreSQL is what the issue asks for; without it the same suite runs on the embedded PGlite.
+// On CI it must be there: a silent fallback would let CI pass without ever touching PostgreSQL.
 const postgres = await postgresReachable(adminUrl);
+if (!postgres && process.env.CI) {
+  throw new Error(
+    `[e2e] CI is set and PostgreSQL does not answer at ${adminUrl}: start it (or set LEASEKIT_POSTGRES_URL); the embedded PGlite fallback is for local runs only`,
+  );
+}
 if (!postgres)
   console.warn(`[e2e] PostgreSQL does not answer at ${adminUrl}: falling back to the embedded PGlite`);
 

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 // The `leasekit-server` bin as an operator runs it: built output (`./dev test` builds first).
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const built = existsSync(main);
 
 function run(env: Record<string, string>, args: string[] = []) {
   const child = spawn(process.execPath, [main, ...args], {
@@ -24,7 +23,16 @@ function run(env: Record<string, string>, args: string[] = []) {
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
-describe.skipIf(!built)('leasekit-server', () => {
+describe('leasekit-server', () => {
+  beforeAll(() => {
+    // Not skipped: a missing build would hide every check below.
+    if (!existsSync(main)) {
+      throw new Error(
+        `build first: ${main} is missing (./dev --filter @leasekit/lock-service... run build, or ./dev test, which builds)`,
+      );
+    }
+  });
+
   it('refuses to start without API keys, naming the variable and --insecure', async () => {
     const server = run({});
     expect(await server.exited).toBe(2);
