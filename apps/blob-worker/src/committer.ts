@@ -12,10 +12,15 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 
 export const DEFAULT_BLOCK_BYTES: number = 4 * 1024 * 1024;
 
-/** Thrown by `commit` when the output exists already (someone committed it first). */
+/**
+ * Thrown by `commit` when the output exists already (someone committed it first). Not a lease
+ * error (the lease may well be held): its own `code`, as leasekit's errors carry one, and never
+ * retryable (the output will not go away).
+ */
 export class OutputExistsError extends Error {
   override readonly name = 'OutputExistsError';
-  readonly code = 'OUTPUT_EXISTS';
+  readonly code = 'OUTPUT_EXISTS' as const;
+  readonly retryable = false;
 }
 
 export function isStatus(error: unknown, status: number): boolean {

@@ -34,6 +34,8 @@ export type WorkerEvent =
       readonly worker: string;
       readonly blob: string;
       readonly fence: number | null;
+      /** The manifest left beside the adopted output (naming this worker, `adoptedFrom` the original). */
+      readonly manifest: Manifest;
     }
   | { readonly type: 'skipped'; readonly worker: string; readonly blob: string; readonly state: string }
   | {

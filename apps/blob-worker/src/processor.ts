@@ -52,10 +52,16 @@ export interface Manifest {
     readonly sha256: string;
   };
   readonly transform: TransformName;
+  /** The worker that committed the output, or that adopted it (see `adoptedFrom`). */
   readonly worker: string;
   readonly fence: number | null;
   readonly lock: string;
   readonly attempt: number;
+  /**
+   * Only on an adopted output: the holder that committed it and died before marking the input
+   * (from the output's metadata). `worker` and `fence` are then the adopting holder's.
+   */
+  readonly adoptedFrom?: { readonly worker: string; readonly fence: number | null };
   readonly timings: {
     readonly startedAt: string;
     readonly processMs: number;
@@ -67,7 +73,7 @@ export interface Manifest {
 export type Outcome =
   | { readonly kind: 'committed'; readonly manifest: Manifest }
   /** The output existed with the same content (a holder died between commit and marking done): marked done. */
-  | { readonly kind: 'adopted'; readonly output: string }
+  | { readonly kind: 'adopted'; readonly output: string; readonly manifest: Manifest }
   /** Done or failed already (seen under the lease). */
   | { readonly kind: 'skipped'; readonly state: 'done' | 'failed' }
   | { readonly kind: 'retry'; readonly failures: number; readonly reason: string }
@@ -208,51 +214,28 @@ async function processUnderHolding(
     if (metaValue(existing.metadata, MARK.sha256) !== sha256) {
       return { kind: 'conflict', reason: `${names.data} exists with other content` };
     }
+    const originalWorker = metaValue(existing.metadata, MARK.worker) ?? 'unknown';
+    const originalFence = Number(metaValue(existing.metadata, MARK.fence) || Number.NaN);
+    // The dead holder may have died before writing its manifest: every committed output gets one.
+    const manifest = manifestOf(performance.now(), {
+      adoptedFrom: {
+        worker: originalWorker,
+        fence: Number.isSafeInteger(originalFence) ? originalFence : null,
+      },
+    });
+    await writeManifest(containers, names.manifest, manifest, signal);
     try {
-      await mark({ ...doneMarks, [MARK.worker]: metaValue(existing.metadata, MARK.worker) ?? 'unknown' });
+      await mark({ ...doneMarks, [MARK.worker]: originalWorker });
     } catch (markError) {
       if (signal.aborted) throw signal.reason;
       if (isStatus(markError, 412))
         return { kind: 'conflict', reason: `${names.data} committed and marked by another run` };
       throw markError;
     }
-    return { kind: 'adopted', output: names.data };
+    return { kind: 'adopted', output: names.data, manifest };
   }
-  const committed = performance.now();
-  const manifest: Manifest = {
-    version: 1,
-    input: {
-      container: containers.input.containerName,
-      name,
-      bytes: tapIn.bytes,
-      sha256: tapIn.digest(),
-      etag: download.etag,
-    },
-    output: { container: containers.output.containerName, name: names.data, bytes: tapOut.bytes, sha256 },
-    transform: options.transform,
-    worker: options.workerId,
-    fence,
-    lock: options.lock,
-    attempt,
-    timings: {
-      startedAt,
-      processMs: Math.round(processed - started),
-      commitMs: Math.round(committed - processed),
-      totalMs: Math.round(committed - started),
-    },
-  };
-  const text = JSON.stringify(manifest, null, 2);
-  // The output is the result; the manifest describes it. Written once, like the output.
-  await containers.output
-    .getBlockBlobClient(names.manifest)
-    .upload(text, Buffer.byteLength(text), {
-      abortSignal: signal,
-      conditions: { ifNoneMatch: '*' },
-      blobHTTPHeaders: { blobContentType: 'application/json' },
-    })
-    .catch((error: unknown) => {
-      if (!isStatus(error, 409)) throw error;
-    });
+  const manifest = manifestOf(performance.now());
+  await writeManifest(containers, names.manifest, manifest, signal);
   try {
     await mark(doneMarks);
   } catch (error) {
@@ -261,4 +244,53 @@ async function processUnderHolding(
     throw error;
   }
   return { kind: 'committed', manifest };
+
+  function manifestOf(committed: number, extra: Pick<Manifest, 'adoptedFrom'> = {}): Manifest {
+    return {
+      version: 1,
+      input: {
+        container: containers.input.containerName,
+        name,
+        bytes: tapIn.bytes,
+        sha256: tapIn.digest(),
+        etag: download.etag,
+      },
+      output: { container: containers.output.containerName, name: names.data, bytes: tapOut.bytes, sha256 },
+      transform: options.transform,
+      worker: options.workerId,
+      fence,
+      lock: options.lock,
+      attempt,
+      timings: {
+        startedAt,
+        processMs: Math.round(processed - started),
+        commitMs: Math.round(committed - processed),
+        totalMs: Math.round(committed - started),
+      },
+      ...extra,
+    };
+  }
+}
+
+/**
+ * The output's manifest, written once beside it (`If-None-Match: *`): a manifest already there
+ * (the committing holder wrote it before it died) is kept.
+ */
+async function writeManifest(
+  containers: Containers,
+  name: string,
+  manifest: Manifest,
+  signal: AbortSignal,
+): Promise<void> {
+  const text = JSON.stringify(manifest, null, 2);
+  await containers.output
+    .getBlockBlobClient(name)
+    .upload(text, Buffer.byteLength(text), {
+      abortSignal: signal,
+      conditions: { ifNoneMatch: '*' },
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    })
+    .catch((error: unknown) => {
+      if (!isStatus(error, 409)) throw error;
+    });
 }

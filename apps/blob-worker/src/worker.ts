@@ -102,7 +102,7 @@ export async function runWorker(options: WorkerOptions): Promise<Summary> {
           return true;
         case 'adopted':
           counts.adopted++;
-          emit({ type: 'adopted', worker, blob, fence });
+          emit({ type: 'adopted', worker, blob, fence, manifest: outcome.manifest });
           return true;
         case 'skipped':
           emit({ type: 'skipped', worker, blob, state: outcome.state });
