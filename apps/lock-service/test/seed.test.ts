@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createMemoryBackend } from '@leasekit/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeedParameterError } from '../src/routes/seed.js';
 import { call, type Service, startService } from './helpers.js';
 
 // The seed's Go service, route by route (../shared/seeds/lock-manager-service-api.md): query
@@ -140,6 +141,14 @@ describe('seed routes', () => {
     } finally {
       await tokenless.close();
     }
+  });
+
+  it('a bad parameter is a typed error with a code, answered {error} as the seed did', async () => {
+    const error = new SeedParameterError('invalid ttl "x"');
+    expect(error).toMatchObject({ name: 'SeedParameterError', code: 'INVALID_ARGUMENT', status: 400 });
+    const answer = await call(base, 'POST', `/lock${q({ resource: resource(), ttl: 'soon' })}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: expect.stringMatching(/^invalid ttl "soon": a Go duration/) });
   });
 
   it('shares locks with the v1 routes (same tenant namespace)', async () => {

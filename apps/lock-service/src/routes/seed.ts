@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientGone } from '../client-gone.js';
 import { formatGoDuration, parseGoDuration } from '../durations.js';
 import type { LockService } from '../lock-service.js';
+import { ProblemError } from '../problem.js';
 import { decodeLeaseToken, KEY_PATTERN } from '../tokens.js';
 
 /**
@@ -19,9 +20,15 @@ export interface SeedRoutesOptions {
   readonly tenantOf: (request: FastifyRequest) => string;
 }
 
-/** A 400 `{ error }` for a missing or invalid parameter, as the seed answered. */
-export class SeedParameterError extends Error {
-  readonly statusCode = 400;
+/**
+ * A missing or invalid parameter of a seed route: a problem like any other (400,
+ * `INVALID_ARGUMENT`), answered `{ error }` as the seed did because its route says `seed`.
+ */
+export class SeedParameterError extends ProblemError {
+  constructor(detail: string) {
+    super(400, 'INVALID_ARGUMENT', detail);
+    this.name = 'SeedParameterError';
+  }
 }
 
 const DEFAULT_SEED_TTL_MS = 10_000;
