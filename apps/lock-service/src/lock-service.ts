@@ -155,7 +155,8 @@ export class LockService {
     } catch (error) {
       if (!isLeaseError(error, 'ACQUIRE_TIMEOUT')) {
         if (input.gone.aborted) {
-          // Nobody to answer; the locker gives back whatever the aborted attempt still takes.
+          // Nobody to answer. Without an Idempotency-Key the locker gives back whatever the
+          // aborted attempt still takes; with one it leaves it (the client's retry may hold it).
           this.#metrics.acquire('cancelled', input.waitMs > 0 ? input.elapsedMs() / 1_000 : undefined);
           return { kind: 'gone' };
         }
