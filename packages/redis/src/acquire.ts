@@ -25,6 +25,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
     (_, node) => acquireOnNode(node, names, token, ttlMs, set.fencing),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
+    true,
   );
   const granted = indexesWhere(replies, acquired);
   if (granted.length >= set.quorum) {

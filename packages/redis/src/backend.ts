@@ -19,6 +19,7 @@ import { BACKEND, classifyError, invalid } from './errors.js';
 import { handOver } from './hand-over.js';
 import { DEFAULT_PREFIX, redisKeyNames } from './keys.js';
 import { createLockClient, LockNode, type RedisNodeSpec } from './node.js';
+import { checkNodes, type EvictingNodes, emitWarningOnce } from './node-check.js';
 import type { NodeSet } from './node-set.js';
 import { ReleaseNotifier } from './notifier.js';
 import { inspect, release } from './release.js';
@@ -50,6 +51,17 @@ export interface RedisBackendOptions {
   readonly fencing?: boolean;
   /** Wake waiters through pub/sub when a key is released. Default `true`. */
   readonly releaseNotifications?: boolean;
+  /**
+   * A node that may evict keys (`maxmemory` set with a `maxmemory-policy` other than
+   * `noeviction`, checked at each connection) can drop lock keys and fence counters: `'refuse'`
+   * (default) counts it for no acquisition, `'warn'` uses it with a warning.
+   */
+  readonly evictingNodes?: EvictingNodes;
+  /**
+   * Where warnings about nodes go (an evicting node with `evictingNodes: 'warn'`, a node without
+   * AOF persistence, a single node that restarted). Default: `process.emitWarning`, once per message.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface RedisBackend extends LeaseBackend {
@@ -87,6 +99,8 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
     // Each node is one ordered connection: a local waiter's attempt can follow the release in its round trip.
     orderedRelease: true,
   };
+  // Each new connection is checked (settings, a restart without data) before it counts.
+  checkNodes(set, { evictingNodes: config.evictingNodes, warn: config.warn });
   const notifier = config.notifications ? new ReleaseNotifier(nodes) : undefined;
   const lingering = (channel: string) => notifier?.lingering(channel) ?? false;
   let closed: Promise<void> | undefined;
@@ -147,6 +161,8 @@ interface Resolved {
   nodeTimeoutMs: number | undefined;
   fencing: boolean;
   notifications: boolean;
+  evictingNodes: EvictingNodes;
+  warn: (message: string) => void;
 }
 
 /** Checks every option before any connection is made. */
@@ -205,6 +221,13 @@ function resolve(options: RedisBackendOptions): Resolved {
       }
     });
   }
+  const evictingNodes = options.evictingNodes ?? 'refuse';
+  if (evictingNodes !== 'refuse' && evictingNodes !== 'warn') {
+    throw invalid(`evictingNodes must be 'refuse' or 'warn'; got ${JSON.stringify(evictingNodes)}`);
+  }
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+    throw invalid('onWarning must be a function');
+  }
   const created = nodes ? nodes.map((node) => createLockClient(node, options.clientOptions)) : [];
   return {
     clients: clients ? [...clients] : created,
@@ -213,5 +236,7 @@ function resolve(options: RedisBackendOptions): Resolved {
     nodeTimeoutMs,
     fencing: options.fencing ?? true,
     notifications: options.releaseNotifications ?? true,
+    evictingNodes,
+    warn: options.onWarning ?? emitWarningOnce,
   };
 }

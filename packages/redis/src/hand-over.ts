@@ -47,6 +47,7 @@ export async function handOver(
       ),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, counted),
+    true,
   );
   const granted: number[] = [];
   let notOurs = 0;

@@ -2,3 +2,4 @@ export { createRedisBackend, type RedisBackend, type RedisBackendOptions } from 
 export { classifyError } from './errors.js';
 export { DEFAULT_PREFIX, type RedisKeyNames, redisKeyNames } from './keys.js';
 export { createLockClient, lockClientOptions, type RedisNodeSpec } from './node.js';
+export type { EvictingNodes } from './node-check.js';

@@ -128,6 +128,20 @@ export class LockNode {
   readonly socketTimeoutMs: number | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #closing = false;
+  /** The backend's connection check (see `checkOnConnect`). */
+  #check: (() => Promise<void>) | undefined;
+  /** A connection check in flight: every operation waits for it (it is short and bounded). */
+  #gate: Promise<void> | undefined;
+  /**
+   * Why operations that count fences (acquire, hand-over) are refused on this node now: a
+   * restart without its data whose fence counters are still being brought up, or a setting that
+   * makes it unsafe (see `node-check.ts`). `undefined`: it counts.
+   */
+  refusal: NodeUnavailableError | undefined;
+  /** Called when a refused operation comes in: the check may try again. */
+  onRefused: (() => void) | undefined;
+  /** The server's `run_id` at the last connection check: a new one means it restarted. */
+  runId: string | undefined;
 
   /**
    * `stallMs`: refuse commands for a connected node that has left commands unanswered for this
@@ -155,6 +169,7 @@ export class LockNode {
       this.#neverReady = false;
       this.#progressNow();
       this.#sent.clear(); // a new connection, maybe to a restarted server
+      this.recheck();
     });
     this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
     this.#exclusive = owned && !this.isCluster;
@@ -202,6 +217,8 @@ export class LockNode {
    * throughput of the nodes that do answer).
    */
   run<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    // A new connection being checked: in order behind the check (see `recheck`).
+    if (this.#gate !== undefined) return this.#gate.then(() => this.run(command));
     const status = this.client.status;
     if (status === 'ready') {
       if (this.#watchStall && unanswered(this.client)! > 0 && this.#isStalled()) {
@@ -217,7 +234,67 @@ export class LockNode {
       return Promise.reject(this.#unavailable);
     }
     this.#ready ??= this.#whenReady();
-    return this.#ready.then(() => command(this.client));
+    return this.#ready.then(() =>
+      this.#gate === undefined ? command(this.client) : this.#gate.then(() => command(this.client)),
+    );
+  }
+
+  /**
+   * `run` for an operation whose answer counts toward a fence (an acquire, a hand-over): refused
+   * while `refusal` is set (a node restarted without its data must have its fence counters
+   * brought up from the others first), after the connection check of a new connection.
+   */
+  runCounted<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    if (this.#gate !== undefined) return this.#gate.then(() => this.runCounted(command));
+    // Refused only while connected: otherwise the connection's own state is the answer.
+    if (this.refusal !== undefined && this.client.status === 'ready') {
+      this.onRefused?.();
+      return Promise.reject(this.refusal);
+    }
+    if (this.#neverReady && isConnecting(this.client.status)) {
+      // The first connection: its check starts on 'ready', before this continues.
+      this.#ready ??= this.#whenReady();
+      return this.#ready.then(() => this.runCounted(command));
+    }
+    return this.run(command);
+  }
+
+  /**
+   * Sets the check run at every new connection (the first one included, and now if the client is
+   * connected already), before any operation is sent on it: see `node-check.ts`.
+   */
+  checkOnConnect(check: () => Promise<void>): void {
+    this.#check = check;
+    if (this.client.status === 'ready') this.recheck();
+  }
+
+  /** Runs the connection check now; operations wait for it. */
+  recheck(): void {
+    const check = this.#check;
+    if (check === undefined || this.#closing) return;
+    const gate: Promise<void> = check()
+      .catch(() => {})
+      .finally(() => {
+        if (this.#gate === gate) this.#gate = undefined;
+      });
+    this.#gate = gate;
+  }
+
+  /**
+   * Sends a command through ioredis' public API (for the connection check and the counter
+   * resync, off the hot path): the batch of commands sent so far is written first, so the
+   * answers come in the order ioredis expects, and the silence watch covers this one too.
+   */
+  call<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#neverReady && isConnecting(this.client.status)) {
+      this.#ready ??= this.#whenReady();
+      return this.#ready.then(() => this.call(command));
+    }
+    if (this.client.status !== 'ready') {
+      return Promise.reject(new NodeUnavailableError(this.name, this.client.status));
+    }
+    this.flush(); // (also arms the silence watch, which then covers this command)
+    return command(this.client as Redis);
   }
 
   /**

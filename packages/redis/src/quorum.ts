@@ -41,6 +41,8 @@ export function gather<T>(
   command: (client: Redis | Cluster, node: LockNode) => Promise<T>,
   timeoutMs: number,
   decided: Decided<T>,
+  /** The answers count toward a fence (acquire, hand-over): see `LockNode.runCounted`. */
+  counted = false,
 ): Promise<(Reply<T> | undefined)[]> {
   // A node still connecting (a new backend's first operation) gets the time to connect as well.
   if (nodes.some((node) => node.connecting)) timeoutMs = Math.max(timeoutMs, CONNECT_BUDGET_MS);
@@ -74,7 +76,9 @@ export function gather<T>(
     nodes.forEach((node, index) => {
       let promise: Promise<T>;
       try {
-        promise = node.run((client) => command(client, node));
+        promise = counted
+          ? node.runCounted((client) => command(client, node))
+          : node.run((client) => command(client, node));
       } catch (error) {
         promise = Promise.reject(error);
       }
