@@ -288,6 +288,35 @@ export function runLeaseContractTests(options: ContractOptions): void {
           await successor.release();
         });
 
+        it('the store keeps the key held until the holder is told: every tryAcquire of another client before the signal is refused', async () => {
+          // Catches a store that expires early (a TTL cut, a clock that jumps): core's own deadline
+          // alone cannot. A poll is judged by when its answer came: granted while the holder still
+          // counted the key held (\`held\` reads the clock), the two overlapped.
+          const [holder, poller] = [await newLocker(), await newLocker()];
+          const k = key('no-early-expiry');
+          const lease = await holder.acquire(k, { mode: 'timeout' });
+          const interval = Math.max(10, ttlMs / 30);
+          let polls = 0;
+          while (!lease.signal.aborted) {
+            const taken = await poller.tryAcquire(k);
+            const holderStillCounts = lease.held;
+            if (taken) {
+              await taken.release();
+              expect
+                .soft(holderStillCounts, 'granted to another client while the holder counted the key held')
+                .toBe(false);
+              break;
+            }
+            polls++;
+            await sleep(interval);
+          }
+          expect(polls).toBeGreaterThan(1);
+          if (!lease.signal.aborted)
+            await new Promise((resolve) => lease.signal.addEventListener('abort', resolve, { once: true }));
+          expect((lease.signal.reason as LeaseLostError).reason).toBe('expired');
+          await lease.release();
+        });
+
         it('an acquire retried with the same token runs the TTL again from the retry', async () => {
           // The caller counts validity from the retry's own send time (a retry across a network,
           // e.g. through a lock service): the store must not keep the first attempt's expiry.
@@ -364,6 +393,32 @@ export function runLeaseContractTests(options: ContractOptions): void {
             await lease.release();
           },
         );
+
+        it.skipIf(slowSkipped)('a renewal that answers after the local deadline is not trusted', async () => {
+          const { backend, faults } = withRenewalFaults((await newBackend()) as LeaseBackend);
+          let renewed = 0;
+          const locker = await newLocker({ hooks: { renewed: () => renewed++ } }, backend);
+          const k = key('late-renewal');
+          // Every renewal reaches the store (which extends the key) and answers a whole TTL later.
+          faults.delayRenewalAnswersMs = ttlMs;
+          const lease = await locker.acquire(k, { mode: 'lease' });
+          const deadline = lease.expiresAt;
+          const abortedAt = await new Promise<number>((resolve) =>
+            lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
+          );
+          expect(abortedAt).toBeLessThan(deadline);
+          // The late answer arrives, says "renewed", and changes nothing.
+          while (faults.delayedAnswers === 0) await sleep(ttlMs / 20);
+          await sleep(10);
+          expect(renewed).toBe(0);
+          expect(lease.held).toBe(false);
+          expect(['late-renewal', 'renewal-failed', 'expired']).toContain(
+            (lease.signal.reason as LeaseLostError).reason,
+          );
+          expect(() => lease.assertHeld()).toThrow();
+          faults.delayRenewalAnswersMs = 0;
+          await lease.release();
+        });
 
         it.skipIf(!forceExpire)(
           'a holder whose key was taken over learns it at the next renewal',
@@ -600,6 +655,25 @@ export function runLeaseContractTests(options: ContractOptions): void {
         if (caps.fencing) expect(third!.fence!).toBeGreaterThan(second.fence!);
         await third!.release();
       });
+
+      it.skipIf(!caps.inspect)(
+        "a holder handed the key over counts it held no longer than the store's expiry",
+        async () => {
+          const { locker } = await counted();
+          const k = key('hand-over-deadline');
+          const first = await locker.acquire(k);
+          const waiting = locker.acquire(k);
+          await sleep(50); // the extension for the waiter is asked for now, well before the hand-over
+          await first.release();
+          const second = await waiting;
+          const info = await locker.inspect(k);
+          // The store measured what it reports before it answered: it frees the key no later than this.
+          const storeExpiresBy = Date.now() + (info?.ttlRemainingMs ?? Infinity);
+          expect(info?.held).toBe(true);
+          expect(second.expiresAt).toBeLessThanOrEqual(storeExpiresBy + step);
+          await second.release();
+        },
+      );
 
       /**
        * Four waiters of one locker (`localHandOvers: 2`) after its first holder; with `elsewhere`,

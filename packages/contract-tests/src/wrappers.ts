@@ -44,6 +44,13 @@ export function countCalls<B extends AnyBackend>(inner: B): CountingBackend<B> {
 export interface FaultSwitch {
   /** While true, renewals fail with a retryable `BackendUnavailableError` before reaching the store. */
   failRenewals: boolean;
+  /**
+   * While above 0, renewals reach the store at once but their answers are held back this long
+   * (a slow network on the way back): a renewal the store applied, answering late.
+   */
+  delayRenewalAnswersMs: number;
+  /** Renewal answers held back so far. */
+  delayedAnswers: number;
 }
 
 /**
@@ -51,27 +58,37 @@ export interface FaultSwitch {
  * way to test that a holder whose renewals fail is told before its lease can have expired.
  */
 export function withRenewalFaults(inner: LeaseBackend): { backend: LeaseBackend; faults: FaultSwitch } {
-  const faults: FaultSwitch = { failRenewals: false };
+  const faults: FaultSwitch = { failRenewals: false, delayRenewalAnswersMs: 0, delayedAnswers: 0 };
   const fault = () =>
     new BackendUnavailableError('injected renewal fault', { backend: inner.name, operation: 'renew' });
+  /** The store's answer, held back by `delayRenewalAnswersMs` when set. */
+  const late = async <T>(answer: Promise<T>): Promise<T> => {
+    const delay = faults.delayRenewalAnswersMs;
+    const value = await answer;
+    if (delay > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      faults.delayedAnswers++;
+    }
+    return value;
+  };
   const backend: LeaseBackend = {
     name: inner.name,
     capabilities: inner.capabilities,
     tryAcquire: (request: AcquireRequest): Promise<AcquireOutcome> => inner.tryAcquire(request),
     release: (lease: LeaseRef) => inner.release(lease),
     renew: (lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> =>
-      faults.failRenewals ? Promise.reject(fault()) : inner.renew(lease, ttlMs),
+      faults.failRenewals ? Promise.reject(fault()) : late(inner.renew(lease, ttlMs)),
     close: () => inner.close(),
   };
   if (inner.renewMany) {
     const renewMany = inner.renewMany.bind(inner);
     backend.renewMany = (items: readonly RenewItem[]): Promise<readonly RenewManyOutcome[]> =>
-      faults.failRenewals ? Promise.reject(fault()) : renewMany(items);
+      faults.failRenewals ? Promise.reject(fault()) : late(renewMany(items));
   }
   if (inner.handOver) {
     const handOver = inner.handOver.bind(inner);
     backend.handOver = (lease, ttlMs, fences) =>
-      faults.failRenewals ? Promise.reject(fault()) : handOver(lease, ttlMs, fences);
+      faults.failRenewals ? Promise.reject(fault()) : late(handOver(lease, ttlMs, fences));
   }
   if (inner.inspect) backend.inspect = inner.inspect.bind(inner);
   if (inner.released) backend.released = inner.released.bind(inner);

@@ -61,6 +61,21 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     await locker.close();
   });
 
+  it('fences increase when successive holders reach different quorums ({A,B}, {B,C}, {A,C}: a maximum of per-node counters would repeat)', async () => {
+    const locker = createLocker(backend(), { ttl: '5s', wait: 0 });
+    const key = uniqueKey('quorums');
+    const fences: number[] = [];
+    for (const stopped of [2, 0, 1, 2, 0, 1]) {
+      servers[stopped]!.pause();
+      const lease = await locker.acquire(key);
+      fences.push(lease.fence!);
+      expect(await lease.release()).toBe(true);
+      servers[stopped]!.resume();
+    }
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    await locker.close();
+  });
+
   it('two of three stopped: acquire fails within its wait with QUORUM_NOT_REACHED, and leaves no key behind', async () => {
     // Connected first, then the nodes go silent.
     const clients = await connectedLockClients(servers.map((server) => server.url));
