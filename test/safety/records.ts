@@ -110,6 +110,8 @@ export interface ScenarioResult {
   /** Inside the backend's assumptions (no pause longer than the TTL, a majority alive, ...). */
   readonly inside: boolean;
   readonly fencing: boolean;
+  /** The clients' TTL (ms). */
+  readonly ttlMs: number;
   readonly sections: number;
   readonly acceptedWrites: number;
   readonly overlappingSections: number;

@@ -6,6 +6,7 @@ const COLUMNS: ReadonlyArray<[string, (r: ScenarioResult) => string]> = [
   ['scenario', (r) => r.scenario],
   ['assumptions', (r) => (r.inside ? 'inside' : 'outside')],
   ['fencing', (r) => (r.fencing ? 'on' : 'off')],
+  ['TTL', (r) => `${r.ttlMs / 1000} s`],
   ['sections', (r) => String(r.sections)],
   ['writes ok', (r) => String(r.acceptedWrites)],
   ['overlapping sections', (r) => String(r.overlappingSections)],
