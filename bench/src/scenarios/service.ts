@@ -65,7 +65,13 @@ async function startServices(store: StoreKind): Promise<ServiceEnv> {
     command: 'env',
     args: ({ port }) => [`PORT=${port}`, process.execPath, serviceMain],
     // Auth, validation and metrics on; request logs at `warn` (a log line per request measures pino and stdout).
-    env: { ...process.env, ...backendEnv, LEASEKIT_API_KEYS: `bench:${API_KEY}`, LEASEKIT_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      ...backendEnv,
+      LEASEKIT_API_KEYS: `bench:${API_KEY}`,
+      LEASEKIT_TOKEN_SECRET: randomUUID(),
+      LEASEKIT_LOG_LEVEL: 'warn',
+    },
     ready: ({ port }) => healthy(port, '/readyz'),
   });
   const floor = await startServer({
