@@ -23,9 +23,9 @@ export const DEFAULT_GC_ATTRIBUTE = 'gcAt';
  * sustains (DynamoDB takes at most ~1000 writes a second on one item), and keeps fences exact
  * in a double (2^53) until the year 2248.
  */
-export const FENCES_PER_MS = 1024;
+export const FENCES_PER_MS: number = 1024;
 /** How far ahead of its writer's wall clock (in clock ms) the fence counter may run: 15 min. */
-export const FENCE_CLOCK_SLACK_MS = 15 * 60_000;
+export const FENCE_CLOCK_SLACK_MS: number = 15 * 60_000;
 
 /**
  * The attributes of a lock item besides the partition key and the GC attribute. One item per
