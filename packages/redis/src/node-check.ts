@@ -109,8 +109,11 @@ async function checkNode(
     // No marker: a node new to leasekit, or one that lost its data before this process first
     // connected (it never saw the old run_id). It counts (refusing it would stop a new deployment
     // whose other nodes are not all up yet), and its counters are compared with the others' in
-    // the background, once.
-    if (synced.value === null) {
+    // the background, once per process and server run (not per backend or connection: a node
+    // that stays unmarked must not draw that traffic again and again).
+    const attempt = `${node.name} ${set.prefix} ${runId ?? ''}`;
+    if (synced.value === null && !compared.has(attempt)) {
+      compared.add(attempt);
       void resync(set, node, marker, runId).catch((error: unknown) => {
         options.warn(
           `[leasekit] [redis] ${node.name} has no sync marker (new, or restarted without its data before this process connected) and its fence counters could not be compared with the other nodes' (${message(error)}); counted anyway`,
@@ -254,6 +257,9 @@ const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const warned = new Set<string>();
+
+/** Nodes (name, prefix, run_id) whose missing marker this process has tried to settle: once each. */
+const compared = new Set<string>();
 
 /** The default `onWarning`: a process warning, once per message. */
 export function emitWarningOnce(text: string): void {
