@@ -98,9 +98,9 @@ describe.concurrent(`azure-blob (${MODE} run)`, () => {
       },
     );
 
-    // c0 holds one long section (shorter than its first renewal, a third of the lease: it cannot
-    // learn of the break before its write); its lease is broken as soon as it is in; c1 starts
-    // after that and finds the blob free.
+    // c0 holds one long section (6 s), shorter than its first renewal (renewFraction 0.6: 9 s
+    // into the lease), so it cannot learn of the break before its write; its lease is broken as
+    // soon as it is in; c1 starts after that (3 s) and finds the blob free.
     scenarioIt(
       LONG_ONLY,
       `lease broken from outside while held (fencing ${fencing ? 'on' : 'off'})`,
@@ -120,15 +120,19 @@ describe.concurrent(`azure-blob (${MODE} run)`, () => {
             clients: 2,
             client: (index) =>
               index === 0
-                ? client(key, 1, { holdMs: [4_000, 4_000] })
+                ? client(key, 1, { holdMs: [6_000, 6_000], renewFraction: 0.6 })
                 : client(key, 3_000, { startDelayMs: 3_000, holdMs: [20, 50] }),
             fault: async ({ checker }) => {
               await untilEntered(checker, 'c0');
               await admin.breakLease(key);
             },
           });
-          if (fencing) expect(result).toMatchObject({ overlappingWrites: 0, lostUpdates: 0 });
-          else expect(result.overlappingWrites).toBeGreaterThan(0);
+          if (fencing) {
+            expect(result).toMatchObject({ overlappingWrites: 0, lostUpdates: 0 });
+            expect(result.refusedByFence).toBeGreaterThan(0);
+          } else {
+            expect(result.overlappingWrites).toBeGreaterThan(0);
+          }
         } finally {
           await admin.close();
         }
@@ -156,7 +160,7 @@ describe.concurrent(`azure-blob (${MODE} run)`, () => {
                   backend: { kind: 'azure-blob', connectionString: slow, container: CONTAINER },
                   holdMs: [17_000, 17_000],
                 })
-              : client('a6', 22_000, { startDelayMs: 3_000 }),
+              : client('a6', 19_000, { startDelayMs: 3_000 }),
           fault: async ({ checker }) => {
             await untilEntered(checker, 'c0');
             proxy.set({ latencyMs: 12_000 });

@@ -97,8 +97,21 @@ function trackDeadline(): void {
 }
 const deadlineTracker = setInterval(trackDeadline, 5);
 
-const locker = createLocker(await createBackend(), {
+// A retryable failure to configure (the lock service restarting as this process starts) is retried.
+async function createBackendRetrying(): Promise<LeaseBackend> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await createBackend();
+    } catch (error) {
+      if (attempt >= 50 || !(isLeaseError(error) && error.retryable)) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+const locker = createLocker(await createBackendRetrying(), {
   ttl: config.ttlMs,
+  ...(config.renewFraction === undefined ? {} : { renewFraction: config.renewFraction }),
   wait: config.waitMs,
   hooks: { renewed: () => queueMicrotask(trackDeadline) },
 });
@@ -154,8 +167,8 @@ async function section(index: number): Promise<void> {
   }
 }
 
-const deadline = now() + config.durationMs;
 if (config.startDelayMs) await sleep(config.startDelayMs);
+const deadline = now() + config.durationMs;
 for (let index = 0; now() < deadline; index += 1) await section(index);
 clearInterval(heartbeat);
 clearInterval(deadlineTracker);

@@ -67,8 +67,10 @@ export interface ClientConfig {
   readonly holdMs: readonly [number, number];
   /** Send the lease's fence with reads and writes. */
   readonly fencing: boolean;
-  /** Wait before the first acquire (lets a designated first holder in first). */
+  /** Wait before the first acquire (lets a designated first holder in first); the duration counts from its end. */
   readonly startDelayMs?: number;
+  /** The locker's renewFraction (default: core's, a third of the TTL). */
+  readonly renewFraction?: number;
 }
 
 /** A client's own record of one lease (the client's monotonic clock). */
