@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
 // its own vitest.config.ts (name, globalSetup for the servers it needs, timeouts).
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', '{bench,test}/vitest.config.ts', 'test/vitest.safety.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'apps/*/vitest.config.ts',
+      '{bench,test}/vitest.config.ts',
+      'test/vitest.safety.config.ts',
+    ],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: process.env.LEASEKIT_TEST_REPORT
