@@ -19,7 +19,6 @@ import { Pool } from 'undici';
 import { pinServer } from '../pin.js';
 import { defineScenario, lockContender, type Release, uniformKeys } from '../registry.js';
 import { type Contender, type Scenario, SkipScenario } from '../types.js';
-import { packageVersion } from '../versions.js';
 
 type StoreKind = 'memory' | 'redis';
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -212,7 +211,7 @@ function inProcess(store: StoreKind): Contender<ServiceEnv> {
   return lockContender<ServiceEnv, Locker>({
     name: `in-process locker (${store})`,
     role: 'ceiling',
-    note: `createLocker over the same ${store} backend in this process, with the service's locker options (timeout mode, localHandOvers: 0): no HTTP at all`,
+    note: `createLocker over the same ${store} backend in this process, with the service's locker options (timeout mode, sharedHoldings): no HTTP at all`,
     setup(env) {
       const backend: AnyBackend =
         env.store === 'redis'
@@ -221,7 +220,7 @@ function inProcess(store: StoreKind): Contender<ServiceEnv> {
               prefix: `bench:${randomUUID()}:`,
             })
           : createMemoryBackend();
-      return createLocker(backend, { mode: 'timeout', localHandOvers: 0, ttl: TTL_MS, wait: TTL_MS });
+      return createLocker(backend, { mode: 'timeout', sharedHoldings: true, ttl: TTL_MS, wait: TTL_MS });
     },
     async acquire(locker, key) {
       const lease = await locker.acquire(key);
@@ -245,7 +244,7 @@ function throughput(store: StoreKind): Scenario<ServiceEnv> {
         `leasekit lock-service (${store})`,
         'leasekit',
         'service',
-        `apps/lock-service (Fastify ${packageVersion('fastify')}), POST /v1/locks/{key} then DELETE with Lease-Token, through an undici Pool of ${CLIENTS} connections`,
+        `apps/lock-service (Fastify 5), POST /v1/locks/{key} then DELETE with Lease-Token, through an undici Pool of ${CLIENTS} connections`,
       ),
       httpContender(
         `floor: node:http (${store})`,

@@ -18,7 +18,7 @@ function backendFromEnv(): AnyBackend {
   return createMemoryBackend();
 }
 
-const locker = createLocker(backendFromEnv(), { mode: 'timeout', localHandOvers: 0, tracing: false });
+const locker = createLocker(backendFromEnv(), { mode: 'timeout', sharedHoldings: true, tracing: false });
 
 function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
