@@ -13,8 +13,8 @@ import {
   startServer,
   stopAll,
 } from '@leasekit/testing';
-import pg from 'pg';
 import { binPath } from './bins.js';
+import { postgresReachable } from './scratch-database.js';
 
 export interface SeedStackOptions {
   /** The lock service's backend. `redis`: over `redisUrls`, or 3 redis-server nodes started here. */
@@ -60,23 +60,8 @@ const httpReady =
     }
   };
 
-async function postgresReady({ host, port }: { host: string; port: number }): Promise<boolean> {
-  const client = new pg.Client({
-    host,
-    port,
-    user: 'postgres',
-    database: 'postgres',
-    connectionTimeoutMillis: 1_000,
-  });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
+function postgresReady({ host, port }: { host: string; port: number }): Promise<boolean> {
+  return postgresReachable(`postgres://postgres@${host}:${port}/postgres`, 1_000);
 }
 
 export async function startSeedStack(options: SeedStackOptions): Promise<SeedStack> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BackendUnavailableError, UnsupportedError } from '@leasekit/core';
 import type { ErrorContext } from './errors.js';
+import type { LockInfo } from './lock-client.js';
 
 /** The 201 of `POST /v1/locks/{key}` (API.md). */
 export interface GrantBody {
@@ -25,16 +26,7 @@ export interface RenewBody {
 }
 
 /** The 200 of `GET /v1/locks/{key}`: `null` where the store does not say (API.md). */
-export interface HolderBody {
-  readonly key: string;
-  readonly held: boolean;
-  readonly owner: string | null;
-  readonly fence: string | null;
-  readonly expiresAt: number | null;
-  readonly ttlRemainingMs: number | null;
-  readonly mode: string | null;
-  readonly metadata: Readonly<Record<string, string>> | null;
-}
+export type HolderBody = LockInfo;
 
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isFence = (value: unknown): value is string | null =>
