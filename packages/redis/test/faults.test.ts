@@ -377,6 +377,10 @@ describe.skipIf(!hasRedisServer)('five nodes', () => {
     });
     const elsewhere = createLocker(other, options);
     const key = uniqueKey('five-hand-over');
+    // Both clients connected (and their connection checks answered) on all five nodes before any
+    // pause: the faults are on an established deployment, not on connections still being made.
+    for (const warm of [locker, elsewhere]) await (await warm.acquire(uniqueKey('warm'))).release();
+    handedOver.length = 0;
     const fences: number[] = [];
     for (const [stopped, next] of [
       [
