@@ -271,11 +271,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           const [holder, next] = [await newLocker(), await newLocker()];
           const k = key('expiry');
           const lease = await holder.acquire(k, { mode: 'timeout' });
-          const deadline = lease.expiresAt;
-          const abortedAt = await new Promise<number>((resolve) =>
-            lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
-          );
-          expect(abortedAt).toBeLessThan(deadline);
+          await lossSignal(lease).beforeDeadline();
           expect((lease.signal.reason as LeaseLostError).reason).toBe('expired');
           expect(lease.held).toBe(false);
           // The store's own expiry follows within the drift allowance (a store that waits out a full
@@ -376,12 +372,9 @@ export function runLeaseContractTests(options: ContractOptions): void {
             const k = key('renew-fail');
             let onLost: LeaseLostError | undefined;
             const lease = await locker.acquire(k, { mode: 'lease', onLost: (error) => (onLost = error) });
-            const deadline = lease.expiresAt;
+            const signalled = lossSignal(lease);
             faults.failRenewals = true;
-            const abortedAt = await new Promise<number>((resolve) =>
-              lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
-            );
-            expect(abortedAt).toBeLessThan(deadline);
+            await signalled.beforeDeadline();
             const reason = lease.signal.reason as LeaseLostError;
             expect(isLeaseError(reason, 'LEASE_LOST')).toBe(true);
             expect(reason.reason).toBe('renewal-failed');
@@ -402,11 +395,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           // Every renewal reaches the store (which extends the key) and answers a whole TTL later.
           faults.delayRenewalAnswersMs = ttlMs;
           const lease = await locker.acquire(k, { mode: 'lease' });
-          const deadline = lease.expiresAt;
-          const abortedAt = await new Promise<number>((resolve) =>
-            lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
-          );
-          expect(abortedAt).toBeLessThan(deadline);
+          await lossSignal(lease).beforeDeadline();
           // The late answer arrives, says "renewed", and changes nothing.
           while (faults.delayedAnswers === 0) await sleep(ttlMs / 20);
           await sleep(10);
@@ -910,4 +899,32 @@ export function runLeaseContractTests(options: ContractOptions): void {
       });
     });
   });
+}
+
+/**
+ * Watches for `lease`'s loss signal. `beforeDeadline()` waits for it and asserts it came before
+ * the lease's local deadline, or else that this process could not have run any timer before
+ * that deadline: a probe timer due 5 ms before it was late too (the loop was stalled across the
+ * deadline, as on a loaded CI machine, which no timer can beat). A probe on time with the signal
+ * late is the locker's fault, and fails.
+ */
+function lossSignal(lease: { readonly expiresAt: number; readonly signal: AbortSignal }): {
+  beforeDeadline(): Promise<void>;
+} {
+  const deadline = lease.expiresAt;
+  let probeAt = Infinity;
+  const probe = setTimeout(() => (probeAt = Date.now()), Math.max(0, deadline - 5 - Date.now()));
+  const signalled = new Promise<number>((resolve) =>
+    lease.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }),
+  );
+  return {
+    async beforeDeadline() {
+      const abortedAt = await signalled;
+      clearTimeout(probe);
+      if (abortedAt < deadline) return;
+      expect(probeAt, `loss signalled ${abortedAt - deadline} ms after the deadline`).toBeGreaterThanOrEqual(
+        deadline,
+      );
+    },
+  };
 }
