@@ -142,15 +142,20 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
       return parseJson(request, text, done);
     },
   );
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take `done` rather than returning a promise: one promise and one
+  // microtask less per hook, on the path every request takes (see bench/README.md, lock service).
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined) request.body = null;
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1_000);
+    done();
   });
   app.addHook('preClose', async () => {
     shutdown.abort(new ProblemError(503, 'SHUTTING_DOWN', 'the service is shutting down'));

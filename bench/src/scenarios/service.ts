@@ -30,6 +30,8 @@ interface ServiceEnv {
   readonly redis: readonly RedisServer[];
   readonly service: ServerProcess;
   readonly floor: ServerProcess;
+  /** The floor's handlers as bare Fastify routes: the framework's own cost. */
+  readonly fastify: ServerProcess;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -80,12 +82,19 @@ async function startServices(store: StoreKind): Promise<ServiceEnv> {
     env: { ...process.env, ...backendEnv },
     ready: ({ port }) => healthy(port, '/'),
   });
-  await Promise.all([service, floor, ...redis].map((server) => pinServer(server.pid)));
-  return { store, redis, service, floor };
+  const fastify = await startServer({
+    name: 'fastify-floor',
+    command: 'env',
+    args: ({ port }) => [`PORT=${port}`, process.execPath, floorMain],
+    env: { ...process.env, ...backendEnv, FLOOR_FRAMEWORK: 'fastify' },
+    ready: ({ port }) => healthy(port, '/'),
+  });
+  await Promise.all([service, floor, fastify, ...redis].map((server) => pinServer(server.pid)));
+  return { store, redis, service, floor, fastify };
 }
 
 async function stopServices(env: ServiceEnv): Promise<void> {
-  await Promise.all([env.service.stop(), env.floor.stop()]);
+  await Promise.all([env.service.stop(), env.floor.stop(), env.fastify.stop()]);
   await Promise.all(env.redis.map((server) => server.stop()));
 }
 
@@ -97,7 +106,12 @@ interface HttpState {
 }
 
 /** The same raw HTTP client for the service and the floor: POST to take, DELETE with the token to give back. */
-function httpContender(name: string, role: 'leasekit' | 'floor', target: 'service' | 'floor', note: string) {
+function httpContender(
+  name: string,
+  role: 'leasekit' | 'floor' | 'peer',
+  target: 'service' | 'floor' | 'fastify',
+  note: string,
+) {
   return lockContender<ServiceEnv, HttpState>({
     name,
     role,
@@ -234,7 +248,7 @@ function throughput(store: StoreKind): Scenario<ServiceEnv> {
   return defineScenario<ServiceEnv>({
     id: `service/acquire-release-${store}`,
     title: `lock service: acquire+release, ${CLIENTS} keep-alive clients on 1,000 keys (${store})`,
-    description: `Each of ${CLIENTS} workers takes a random key of 1,000 through HTTP and releases it. The service runs with API-key auth, schema validation and Prometheus metrics on; the floor is the same two routes as bare node:http handlers over the same locker. Server CPU is the service process's (and the Redis nodes').`,
+    description: `Each of ${CLIENTS} workers takes a random key of 1,000 through HTTP and releases it. The service runs with API-key auth, schema validation and Prometheus metrics on; the floor is the same two routes as bare node:http handlers over the same locker, and bare Fastify the same handlers as Fastify routes (the framework's own share of the gap). Server CPU is the service process's (and the Redis nodes').`,
     load: { mode: 'throughput', workers: CLIENTS, durationMs: 3_000 },
     keys: uniformKeys('bench:svc:', 1_000),
     setup: () => startServices(store),
@@ -251,6 +265,12 @@ function throughput(store: StoreKind): Scenario<ServiceEnv> {
         'floor',
         'floor',
         'the same two routes as plain node:http handlers over the same locker; no schema, auth, tenants, metrics or logs',
+      ),
+      httpContender(
+        `bare Fastify (${store})`,
+        'peer',
+        'fastify',
+        "the floor's handlers as Fastify 5 routes with no schema, hooks, plugins or logger: what the framework alone costs",
       ),
       sdkContender(
         `@leasekit/client (${store})`,

@@ -151,8 +151,13 @@ function fenceText(value: number | undefined): string | null {
 export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOptions): Promise<void> {
   const { service, tenantOf, shutdown } = options;
   // Before the body is read or validated: an unauthenticated caller learns nothing else.
-  app.addHook('onRequest', async (request) => {
-    request.tenant = tenantOf(request);
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      request.tenant = tenantOf(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
   });
 
   app.post<{ Params: { key: string }; Body: AcquireBody | null; Headers: { 'idempotency-key'?: string } }>(

@@ -68,8 +68,13 @@ function seedTtl(service: LockService, text: string | undefined, operation: stri
 
 export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOptions): Promise<void> {
   const { service, tenantOf } = options;
-  app.addHook('onRequest', async (request) => {
-    request.tenant = tenantOf(request);
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      request.tenant = tenantOf(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
   });
   const config = { seed: true };
 
