@@ -61,7 +61,7 @@ function instance(config: Record<string, unknown>) {
       ? Promise.resolve(lines.shift()!)
       : Promise.race([
           new Promise<Record<string, number>>((resolve) => waiting.push(resolve)),
-          exited.then(() => ({})),
+          exited.then((): Record<string, number> => ({})),
         ]);
   return { child, line, exited, go: () => child.stdin.write('go\n') };
 }
