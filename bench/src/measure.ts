@@ -7,6 +7,12 @@ import { currentPinning } from './pin.js';
 import { type LatencySummary, SampleBuffer, seededRandom, summarize } from './stats.js';
 import type { Contender, KeyPicker, OpContext, Role, RunContext, Scenario } from './types.js';
 
+/** Operations of the process (or worker) that completed fewest, over the mean; `undefined` for fewer than two. */
+function fairnessOf(counts: readonly number[]): number | undefined {
+  const total = counts.reduce((sum, count) => sum + count, 0);
+  return counts.length > 1 && total > 0 ? Math.min(...counts) / (total / counts.length) : undefined;
+}
+
 export interface Measurement {
   readonly contender: string;
   readonly role: Role;
@@ -204,6 +210,39 @@ export async function measure(
   const state = await contender.setup(env, options.context);
   const pids = contender.serverPids?.(state) ?? [];
   try {
+    if (contender.runRound) {
+      const serverBefore = pids.length > 0 ? sumServerCpu(pids) : undefined;
+      const roundMs = Number.isFinite(durationMs) ? durationMs : 1000;
+      const t0 = performance.now();
+      const report = await contender.runRound(state, {
+        durationMs: roundMs,
+        seed: (options.round + 1) * 0x9e3779b1,
+      });
+      const elapsedMs = performance.now() - t0;
+      const serverAfter = pids.length > 0 ? sumServerCpu(pids) : undefined;
+      const ops = report.op.length;
+      const serverCpu =
+        serverBefore !== undefined && serverAfter !== undefined ? serverAfter - serverBefore : undefined;
+      return {
+        contender: contender.name,
+        role: contender.role,
+        ops,
+        failures: report.failures,
+        violations: 0,
+        errors: report.errors.slice(0, 3),
+        elapsedMs,
+        opsPerSec: report.opsInWindow / (roundMs / 1000),
+        op: summarize(report.op),
+        wait: summarize(report.wait),
+        cpuUsPerOp: ops === 0 ? Number.NaN : report.cpuMicros / ops,
+        serverCpuUsPerOp: serverCpu === undefined || ops === 0 ? undefined : serverCpu / ops,
+        // Other processes' share of the CPU means nothing here: the workers are other processes.
+        cpuWait: undefined,
+        otherCpu: undefined,
+        fairness: fairnessOf(report.perProcess),
+        gcShare: 0,
+      };
+    }
     // No forced gc() here: a full collection right before a run of short-lived promises makes
     // V8 pretenure them and spend up to half the round in scavenges (seen on the floor itself).
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -295,7 +334,7 @@ export async function measure(
       cpuWait,
       otherCpu,
       gcShare: gcMs / elapsedMs,
-      fairness: workers > 1 && ops > 0 ? Math.min(...perWorker) / (ops / workers) : undefined,
+      fairness: fairnessOf(perWorker),
     };
   } finally {
     await contender.teardown?.(state);

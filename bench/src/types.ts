@@ -87,6 +87,34 @@ export interface Contender<Env = unknown, State = unknown> {
   teardown?(state: State): Promise<void> | void;
   /** Server processes this contender talks to: their CPU time is reported per operation too. */
   serverPids?(state: State): readonly number[];
+  /**
+   * Runs a whole round itself instead of `run` in this process's workers (a contender whose
+   * workers are other processes): `measure` times it and reduces what it reports.
+   */
+  runRound?(state: State, round: RoundSpec): Promise<RoundReport>;
+}
+
+/** What a contender running its own round (`Contender.runRound`) is asked for. */
+export interface RoundSpec {
+  /** How long the round lasts, ms (already scaled). */
+  readonly durationMs: number;
+  /** Seeds the key streams: the same for every contender in a round. */
+  readonly seed: number;
+}
+
+/** What a contender running its own round reports. */
+export interface RoundReport {
+  /** Operations that ended within the window, and all of them (those in flight at its end finish). */
+  readonly opsInWindow: number;
+  readonly failures: number;
+  readonly errors: readonly string[];
+  /** Whole-operation latencies and waits for the lock, ms, of every operation of every process. */
+  readonly op: Float64Array;
+  readonly wait: Float64Array;
+  /** Operations completed by each worker process. */
+  readonly perProcess: readonly number[];
+  /** CPU time (user + system) the worker processes used during the round, µs. */
+  readonly cpuMicros: number;
 }
 
 export interface Scenario<Env = unknown> {

@@ -9,11 +9,13 @@ import { blobWorkerScenarios } from './blob-worker.js';
 import { dynamodbScenarios } from './dynamodb.js';
 import { memoryScenarios } from './memory.js';
 import { redisScenarios } from './redis.js';
+import { redisMultiProcessScenarios } from './redis-multi-process.js';
 import { serviceScenarios } from './service.js';
 
 export const scenarios: readonly Scenario[] = [
   ...memoryScenarios,
   ...redisScenarios,
+  ...redisMultiProcessScenarios,
   ...azureBlobScenarios,
   ...blobWorkerScenarios,
   ...dynamodbScenarios,

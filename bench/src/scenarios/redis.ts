@@ -36,7 +36,7 @@ const NODES = 3;
 /** How late the slow node of the slow-node scenario answers. */
 const SLOW_NODE_DELAY_MS = 5;
 
-interface RedisEnv {
+export interface RedisEnv {
   readonly servers: readonly RedisServer[];
   readonly urls: readonly string[];
   /** SIGSTOP this node once a contender's clients are connected (the stopped-node scenario). */
@@ -45,7 +45,7 @@ interface RedisEnv {
   readonly proxy?: DelayProxy;
 }
 
-async function startRedis(stopped?: number): Promise<RedisEnv> {
+export async function startRedis(stopped?: number): Promise<RedisEnv> {
   let servers: RedisServer[];
   try {
     servers = await startRedisServers(NODES);
@@ -69,7 +69,7 @@ async function startRedisSlowed(delayMs: number): Promise<RedisEnv> {
   return { ...env, urls, proxy };
 }
 
-async function stopRedis(env: RedisEnv): Promise<void> {
+export async function stopRedis(env: RedisEnv): Promise<void> {
   await env.proxy?.stop();
   await Promise.all(env.servers.map((server) => server.stop()));
 }
@@ -301,6 +301,11 @@ const inProcessCeiling: Contender<RedisEnv, FloorLock> = floorLockContender({
 });
 
 const lockContenders = [leasekit, floor, sesame, universal, semaphore] as const;
+
+/** The lock contenders by name: the multi-process scenario's worker processes run them. */
+export const redisLockContenders: ReadonlyMap<string, Contender<RedisEnv>> = new Map(
+  lockContenders.map((contender) => [contender.name, contender as Contender<RedisEnv>]),
+);
 
 // ---- renewal of many held leases ----
 

@@ -3,36 +3,64 @@ import type { LockNode } from './node.js';
 
 const LINGER_MS = 2_000;
 
-/** A lazily created subscriber connection to one node. */
+/**
+ * A lazily created subscriber connection to one node. It subscribes only while the connection is
+ * ready, and subscribes again to every channel it holds each time the connection becomes ready
+ * (ioredis' own resubscription is off). A subscription sent earlier, while a new connection is
+ * still in its handshake, reaches the server before ioredis' ready check, which the server then
+ * refuses in subscriber mode: ioredis drops that connection, fails the subscription and never
+ * makes it again, and a process whose subscriptions were lost that way never heard of a release
+ * of those keys again (its waiters, left to their backoff, lost every turn to the processes that
+ * did hear).
+ */
 class Subscriber {
   readonly #connection: Redis | Cluster;
+  /** The channels this connection should be subscribed to. */
+  readonly #channels = new Set<string>();
 
-  constructor(node: LockNode, onMessage: (channel: string, token: string) => void) {
+  /**
+   * `onReady`: the connection is (again) ready, and subscribed: the releases published before
+   * went unheard.
+   */
+  constructor(node: LockNode, onMessage: (channel: string, token: string) => void, onReady: () => void) {
     const client = node.client;
-    // A subscription is not a lock command: it may wait in the offline queue, and is renewed after reconnects.
+    // A subscription is not a lock command: it may wait for a connection, which is reconnected.
     this.#connection = node.isCluster
-      ? (client as Cluster).duplicate([], { enableOfflineQueue: true, lazyConnect: false })
+      ? (client as Cluster).duplicate([], { lazyConnect: false })
       : (client as Redis).duplicate({
-          enableOfflineQueue: true,
-          autoResubscribe: true,
+          autoResubscribe: false,
           lazyConnect: false,
           // The lock connection's bound (its node took it over from ioredis there).
           socketTimeout: node.socketTimeoutMs,
         });
     this.#connection.on('error', () => {});
     this.#connection.on('message', onMessage);
+    this.#connection.on('ready', () => {
+      if (this.#channels.size === 0) return;
+      this.#send('subscribe', [...this.#channels]);
+      onReady();
+    });
   }
 
   subscribe(channel: string): void {
-    this.#connection.subscribe(channel).catch(() => {});
+    this.#channels.add(channel);
+    this.#send('subscribe', [channel]);
   }
 
   unsubscribe(channel: string): void {
-    this.#connection.unsubscribe(channel).catch(() => {});
+    this.#channels.delete(channel);
+    this.#send('unsubscribe', [channel]);
   }
 
   close(): void {
     this.#connection.disconnect();
+  }
+
+  /** Not before the connection is ready: its `ready` event subscribes to every channel then. */
+  #send(command: 'subscribe' | 'unsubscribe', channels: string[]): void {
+    if (this.#connection.status !== 'ready') return;
+    // A failure (the connection dropped meanwhile) is made good at the next `ready`.
+    this.#connection[command](...channels).catch(() => {});
   }
 }
 
@@ -107,7 +135,12 @@ export class ReleaseNotifier {
     state = { waiters: new Set(), lastToken: undefined, linger: undefined };
     this.#channels.set(channel, state);
     this.#subscribers ??= this.#nodes.map(
-      (node) => new Subscriber(node, (ch, token) => this.#onMessage(ch, token)),
+      (node) =>
+        new Subscriber(
+          node,
+          (ch, token) => this.#onMessage(ch, token),
+          () => this.#wakeAll(),
+        ),
     );
     for (const subscriber of this.#subscribers) subscriber.subscribe(channel);
     return state;
@@ -118,6 +151,13 @@ export class ReleaseNotifier {
     if (!state || state.lastToken === token) return;
     state.lastToken = token;
     for (const wake of [...state.waiters]) wake();
+  }
+
+  /** Wakes every waiter: a subscriber was not listening until now (a new connection, or a reconnect). */
+  #wakeAll(): void {
+    for (const state of this.#channels.values()) {
+      for (const wake of [...state.waiters]) wake();
+    }
   }
 
   /** Stays subscribed a little after the last waiter left: a hot key's waiters come straight back. */
