@@ -75,21 +75,6 @@ function branded(value: unknown): value is LeaseError {
 }
 
 export class LeaseError extends Error {
-  /**
-   * `instanceof` across copies of core: an object of this class's prototype chain, or a branded
-   * `LeaseError` of another copy (for a subclass of core's, one carrying its code). Returns a
-   * plain boolean so that TypeScript narrows to the class on the right, as usual.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: the class right of `instanceof` (subclasses inherit this method)
-    const target = this;
-    if (Function.prototype[Symbol.hasInstance].call(target, value)) return true;
-    if (!branded(value)) return false;
-    if (target === LeaseError) return true;
-    const code = classCodes.get(target);
-    return code !== undefined && value.code === code;
-  }
-
   readonly code: LeaseErrorCode;
   readonly retryable: boolean;
   readonly backend: string | undefined;
@@ -108,6 +93,21 @@ export class LeaseError extends Error {
 }
 // On the prototype: not an own field, so it is neither enumerated nor serialised.
 Object.defineProperty(LeaseError.prototype, BRAND, { value: true });
+/**
+ * `instanceof` across copies of core: an object of the class's prototype chain, or a branded
+ * `LeaseError` of another copy (for one of core's subclasses, one carrying its code). Subclasses
+ * inherit it. Defined here rather than as a static method so that TypeScript narrows
+ * `instanceof` to the class on the right as usual.
+ */
+Object.defineProperty(LeaseError, Symbol.hasInstance, {
+  value: function hasInstance(this: unknown, value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (!branded(value)) return false;
+    if (this === LeaseError) return true;
+    const code = classCodes.get(this);
+    return code !== undefined && value.code === code;
+  },
+});
 
 /** `acquire` could not get the lock within its `wait`: someone else held it throughout. */
 export class AcquireTimeoutError extends LeaseError {
