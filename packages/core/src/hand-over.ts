@@ -71,21 +71,14 @@ interface Block {
  */
 export class HandOverState {
   /** The block this holder took the key from (`undefined`: it acquired it from the store). */
-  readonly run: Block | undefined;
-  /** How many holders before this one took the same store holding by hand-over. */
-  readonly depth: number;
+  run: Block | undefined = undefined;
   /** The hand-overs to the next waiters, once asked for (shared by the holders a block serves). */
-  next: Block | undefined;
+  next: Block | undefined = undefined;
   /**
    * The holder's `renewalsSent` when `next` became its: a renewal sent since may apply after the
    * request and set another TTL, so what the request extended can no longer be counted on.
    */
   renewalsAt = 0;
-
-  constructor(run: Block | undefined, depth: number) {
-    this.run = run;
-    this.depth = depth;
-  }
 }
 
 /** What the hand-overs need from their locker. */
@@ -166,7 +159,7 @@ export class LocalHandOvers {
     };
     let state = holder.handOver;
     if (!state) {
-      state = new HandOverState(undefined, 0);
+      state = new HandOverState();
       holder.handOver = state;
     }
     state.next = next;
@@ -241,7 +234,8 @@ export class LocalHandOvers {
    */
   pausesNextWaiter(holder: LeaseHandle): boolean {
     const state = holder.handOver;
-    if (!state || state.depth === 0) return false;
+    // Only the last of a run (one that took the key by hand-over) pauses anyone.
+    if (!state?.run) return false;
     const next = state.next;
     const latest = next?.continues || next?.outcome?.status === 'renewed' ? next : state.run;
     return !(latest && uncontended(latest));
@@ -346,10 +340,14 @@ export class LocalHandOvers {
     }
     if (!ticket.grant(successor)) return false;
     next.used++;
-    const taken = new HandOverState(next, state.depth + 1);
+    // The state moves on with the holding (the released holder needs it no more): one object per
+    // run of holders, not one per hand-over.
+    holder.handOver = undefined;
+    state.run = next;
     // The rest of the block serves the next hand-overs, from this holder on.
-    if (next.used < next.count) taken.next = next;
-    successor.handOver = taken;
+    state.next = next.used < next.count ? next : undefined;
+    state.renewalsAt = 0;
+    successor.handOver = state;
     host.adopt(successor);
     callHook(host.hooks, 'released', {
       key: holder.key,
