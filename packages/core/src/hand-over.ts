@@ -67,7 +67,8 @@ interface Block {
 
 /**
  * A holding's part in local hand-overs: `LeaseHandle.handOver`, opaque to everyone else. Made
- * only for holdings that meet a local waiter (most leases never do).
+ * only for holdings that meet a local waiter (most leases never do), and passed on with the
+ * holding to each next holder of a run.
  */
 export class HandOverState {
   /** The block this holder took the key from (`undefined`: it acquired it from the store). */
