@@ -63,8 +63,9 @@ export interface ContractOptions {
   /** Groups to skip (they show as skipped). */
   readonly skip?: readonly ContractGroup[];
   /**
-   * Register only these groups: for splitting the suite across test files (e.g. the groups that
-   * wait out long TTLs in a file run concurrently). The files together must cover every group.
+   * Run only these groups: for splitting the suite across test files (e.g. the groups that
+   * wait out long TTLs in a file run concurrently). The others are registered as skipped, so each
+   * file's report shows what it left out. The files together must cover every group.
    */
   readonly only?: readonly ContractGroup[];
   /**

@@ -31,8 +31,10 @@ export function runLeaseContractTests(options: ContractOptions): void {
   const skipped = new Set<ContractGroup>(options.skip ?? []);
   const only = options.only ? new Set<ContractGroup>(options.only) : undefined;
   const group = (name: ContractGroup, title: string, body: () => void, unsupported = false) => {
-    if (only && !only.has(name)) return; // registered by another file (see `only`)
-    describe.skipIf(skipped.has(name) || unsupported)(title, body);
+    // A group left to another file (see `only`) shows here as skipped, with its tests, rather
+    // than vanishing: the report says what this file did not run.
+    const elsewhere = only !== undefined && !only.has(name);
+    describe.skipIf(elsewhere || skipped.has(name) || unsupported)(title, body);
   };
 
   const opened: AnyBackend[] = [];
@@ -610,13 +612,100 @@ export function runLeaseContractTests(options: ContractOptions): void {
       // How each holder got the key, and how each let it go (the two interleave differently per store).
       const taken = (events: string[]) => events.filter((e) => e === 'acquired' || e === 'handed over');
       const given = (events: string[]) => events.filter((e) => e === 'released' || e === 'passed on');
+      /** The longest run of holders in a row that took the key by hand-over. */
+      const longestRun = (events: string[]) => {
+        let longest = 0;
+        let current = 0;
+        for (const event of taken(events)) {
+          current = event === 'handed over' ? current + 1 : 0;
+          longest = Math.max(longest, current);
+        }
+        return longest;
+      };
+      /** Waits (polling) until `ready()`; fails the test if that never comes. No timing is asserted. */
+      const until = async (ready: () => boolean, what: string) => {
+        const giveUpAt = performance.now() + timeout / 2;
+        while (!ready()) {
+          if (performance.now() > giveUpAt) throw new Error(`never happened: ${what}`);
+          await sleep(1);
+        }
+      };
+      /**
+       * The waiter just queued has been seen by the holder: with `handOver`, once the store was
+       * asked (the `n`th request) for the hand-over; without, after a moment (nothing to see).
+       */
+      const queued = (calls: { handOver: number }, n: number) =>
+        caps.handOver ? until(() => calls.handOver >= n, `hand-over request ${n}`) : sleep(20);
+
+      /**
+       * Callers taking `k` in turn, each holding it 1 ms: per locker, `workers` callers doing
+       * `rounds` holdings each, or, with `rounds: 'until-done'`, going on until every counted
+       * caller is done. Records the holdings in the order they were taken, and the most
+       * callers that held the key at once, across every locker.
+       */
+      const contend = async (
+        k: string,
+        parties: readonly { locker: Locker; workers: number; rounds: number | 'until-done' }[],
+      ) => {
+        const holdings: { party: number; caller: number; fence: number | undefined }[] = [];
+        const turns = parties.map((party) => Array<number>(party.workers).fill(0));
+        let holders = 0;
+        let most = 0;
+        let done = false;
+        const caller = async (p: number, c: number) => {
+          const { locker, rounds } = parties[p]!;
+          for (let round = 0; rounds === 'until-done' ? !done : round < rounds; round++) {
+            const lease = await locker.acquire(k);
+            holders++;
+            most = Math.max(most, holders);
+            holdings.push({ party: p, caller: c, fence: lease.fence });
+            await sleep(1);
+            expect(lease.held).toBe(true);
+            holders--;
+            await lease.release();
+            turns[p]![c]!++;
+          }
+        };
+        // The busy callers first: the counted ones join a key already being handed around.
+        const busy = parties.flatMap((party, p) =>
+          party.rounds === 'until-done' ? Array.from({ length: party.workers }, (_, c) => caller(p, c)) : [],
+        );
+        try {
+          if (busy.length > 0)
+            await until(() => holdings.length >= 2 * busy.length, 'the busy callers took turns');
+          const counted = parties.flatMap((party, p) =>
+            party.rounds === 'until-done'
+              ? []
+              : Array.from({ length: party.workers }, (_, c) => caller(p, c)),
+          );
+          await Promise.all(counted);
+        } finally {
+          done = true;
+          await Promise.all(busy);
+        }
+        // One holder at a time, across lockers and clients.
+        expect(most).toBe(1);
+        if (caps.fencing) {
+          for (let i = 1; i < holdings.length; i++)
+            expect(holdings[i]!.fence!, `holding ${i}`).toBeGreaterThan(holdings[i - 1]!.fence!);
+        }
+        // Nobody starves: every caller had turns (a starved one ends in ACQUIRE_TIMEOUT above).
+        for (const [p, party] of parties.entries()) {
+          for (const [c, count] of turns[p]!.entries()) {
+            expect(count, `caller ${c} of locker ${p}`).toBeGreaterThanOrEqual(
+              party.rounds === 'until-done' ? 1 : party.rounds,
+            );
+          }
+        }
+        return holdings;
+      };
 
       it('a waiter of the same locker takes the key at its release: a greater fence, one holder at a time', async () => {
         const { calls, events, locker } = await counted();
         const k = key('hand-over');
         const first = await locker.acquire(k);
         const waiting = locker.acquire(k);
-        await sleep(50); // queued (no store attempt for a key this locker holds); the hand-over is asked for
+        await queued(calls, 1); // no store attempt for a key this locker holds; the hand-over is asked for
         const before = { ...calls };
         expect(await first.release()).toBe(true);
         const second = await waiting;
@@ -648,11 +737,11 @@ export function runLeaseContractTests(options: ContractOptions): void {
       it.skipIf(!caps.inspect)(
         "a holder handed the key over counts it held no longer than the store's expiry",
         async () => {
-          const { locker } = await counted();
+          const { calls, locker } = await counted();
           const k = key('hand-over-deadline');
           const first = await locker.acquire(k);
           const waiting = locker.acquire(k);
-          await sleep(50); // the extension for the waiter is asked for now, well before the hand-over
+          await queued(calls, 1); // the extension for the waiter is asked for now, well before the hand-over
           await first.release();
           const second = await waiting;
           const info = await locker.inspect(k);
@@ -664,81 +753,47 @@ export function runLeaseContractTests(options: ContractOptions): void {
         },
       );
 
-      /**
-       * Four waiters of one locker (`localHandOvers: 2`) after its first holder; with `elsewhere`,
-       * a waiter in another locker too, listening for the release from the first hand-over on
-       * (after the first block was asked for). Checks the fences (and that the other waiter's
-       * turn came after the first block); returns the counts.
-       */
-      const run = async (k: string, elsewhere: boolean) => {
-        const counts = await counted({ localHandOvers: 2 });
-        const first = await counts.locker.acquire(k);
-        let other: Promise<number | undefined> | undefined;
-        const waiters = Array.from({ length: 4 }, () => counts.locker.acquire(k));
-        const fences = [first.fence];
-        await sleep(20);
-        let holder = first;
-        for (const waiter of waiters) {
-          await holder.release();
-          holder = await waiter;
-          fences.push(holder.fence);
-          if (elsewhere && !other) {
-            const otherLocker = await newLocker({ wait: timeout / 2 });
-            // Holds the key briefly when its turn comes, so that ours can go on.
-            other = otherLocker.acquire(k).then(async (lease) => {
-              await sleep(5);
-              await lease.release();
-              return lease.fence;
-            });
-            await sleep(50); // it tried, and sleeps listening for the release
-          }
-          await sleep(20); // the next in line queues and its hand-over is asked for
-        }
-        await holder.release();
-        const otherFence = await other;
-        if (caps.fencing) {
-          for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
-          // Its turn came once the first run of hand-overs ended.
-          if (elsewhere) expect(otherFence!).toBeGreaterThan(fences[2]!);
-        }
-        if (caps.inspect) expect((await counts.locker.inspect(k))?.held ?? false).toBe(false);
-        return counts;
-      };
-
-      it(`after localHandOvers successive hand-overs the key goes back to the store${caps.contention ? ' when somebody else waits for it' : ''}`, async () => {
-        const { calls, events } = await run(key('hand-over-bound'), caps.contention ?? false);
+      it(`callers of one locker take the key in turn: one holder at a time, fences increase, nobody starves; a run of hand-overs skips the store and ends after localHandOvers${caps.contention ? ' only when somebody else waits' : ''}`, async () => {
+        const localHandOvers = 2;
+        const { calls, events, locker } = await counted({ localHandOvers });
+        const k = key('hand-over-turns');
+        const holdings = await contend(k, [{ locker, workers: 4, rounds: 5 }]);
+        expect(holdings).toHaveLength(20);
+        expect(taken(events)).toHaveLength(20);
+        // A holder that passed the key on did not release it in the store; one that took it by
+        // hand-over did not acquire it there.
+        expect(calls.release).toBe(given(events).filter((e) => e === 'released').length);
+        expect(calls.tryAcquire).toBeGreaterThanOrEqual(taken(events).filter((e) => e === 'acquired').length);
         if (caps.handOver) {
-          // The third holder in a row gave the key back to the store; the next took it from there.
-          expect(taken(events)).toEqual([
-            'acquired',
-            'handed over',
-            'handed over',
-            'acquired',
-            'handed over',
-          ]);
-          expect(given(events)).toEqual(['passed on', 'passed on', 'released', 'passed on', 'released']);
-          expect(calls.release).toBe(2);
-          if (caps.contention) {
-            // The first block's answer said nobody else waited, the next block's that somebody
-            // did: not used. (A third attempt when the other waiter won the race.)
-            expect(calls.handOver).toBe(3);
-            expect(calls.tryAcquire).toBeGreaterThanOrEqual(2);
-          } else {
-            expect([calls.tryAcquire, calls.handOver]).toEqual([2, 2]);
-          }
+          const handedOver = taken(events).filter((e) => e === 'handed over').length;
+          expect(handedOver).toBeGreaterThan(0);
+          expect(calls.tryAcquire).toBeLessThan(holdings.length);
+          // Nobody else waits for the key: a store that can tell lets the run go on past its
+          // block; one that cannot gives the key back to the store after each block.
+          if (caps.contention) expect(longestRun(events)).toBeGreaterThan(localHandOvers);
+          else expect(longestRun(events)).toBeLessThanOrEqual(localHandOvers);
         } else {
-          expect(events.filter((event) => event === 'acquired')).toHaveLength(5);
+          expect(taken(events).every((e) => e === 'acquired')).toBe(true);
         }
+        if (caps.inspect) expect((await locker.inspect(k))?.held ?? false).toBe(false);
       });
 
-      it.skipIf(!caps.contention)(
-        'while nobody else waits for the key, a run of hand-overs goes on past localHandOvers',
+      it.skipIf(!caps.releasedHint)(
+        'waiters in another locker get their turns while this one keeps handing the key over: one holder at a time, fences increase',
         async () => {
-          const { calls, events } = await run(key('hand-over-on'), false);
-          expect(taken(events)).toEqual(['acquired', ...Array<string>(4).fill('handed over')]);
-          expect(given(events)).toEqual([...Array<string>(4).fill('passed on'), 'released']);
-          // One request per block of two: the first holder's, then the block's last holder's.
-          expect([calls.tryAcquire, calls.release, calls.handOver]).toEqual([1, 1, 2]);
+          const { events, locker } = await counted({ localHandOvers: 3 });
+          const other = await newLocker({ wait: timeout / 2, ttl: handOverTtl });
+          const k = key('hand-over-fair');
+          // Five callers of one locker take the key in turn, as fast as they can, until the two
+          // callers of the other locker have had three turns each; starved, those would end in
+          // ACQUIRE_TIMEOUT.
+          const holdings = await contend(k, [
+            { locker, workers: 5, rounds: 'until-done' },
+            { locker: other, workers: 2, rounds: 3 },
+          ]);
+          expect(holdings.filter((h) => h.party === 1)).toHaveLength(6);
+          // This locker's runs of hand-overs ended, or the other could not have had the key.
+          if (caps.handOver) expect(taken(events)).toContain('acquired');
         },
       );
 
@@ -749,7 +804,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           const k = key('hand-over-unused');
           const first = await locker.acquire(k, { mode: 'lease' });
           const second = locker.acquire(k);
-          await sleep(20);
+          await queued(calls, 1);
           // Could have set another TTL than the hand-over asked for: that extension is not used.
           await first.renew();
           await first.release();
@@ -758,7 +813,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           // The waiter the hand-over was asked for leaves; the new head wants another TTL.
           const leaving = new AbortController();
           const gone = locker.acquire(k, { signal: leaving.signal }).catch((error: unknown) => error);
-          await sleep(20);
+          await queued(calls, 2);
           const third = locker.acquire(k, { ttl: handOverTtl + step });
           leaving.abort(new Error('gave up'));
           expect(await gone).toMatchObject({ message: 'gave up' });
@@ -773,32 +828,6 @@ export function runLeaseContractTests(options: ContractOptions): void {
         },
       );
 
-      it.skipIf(!caps.releasedHint)(
-        'a waiter in another locker gets the key while this one keeps handing it over (its run ends)',
-        async () => {
-          const { locker } = await counted({ localHandOvers: 3 });
-          const k = key('hand-over-fair');
-          let stop = false;
-          // Five callers of one locker take the key in turn, as fast as they can.
-          const busy = Array.from({ length: 5 }, async () => {
-            while (!stop) {
-              const lease = await locker.acquire(k);
-              await sleep(2);
-              await lease.release();
-            }
-          });
-          await sleep(50);
-          const other = await newLocker({ wait: timeout / 2 });
-          // It gets its turn while the others keep coming (they stop only once it has the key);
-          // starved, it would end in ACQUIRE_TIMEOUT.
-          const lease = await other.acquire(k);
-          stop = true;
-          expect(lease.held).toBe(true);
-          await lease.release();
-          await Promise.all(busy);
-        },
-      );
-
       it.skipIf(!caps.handOver || !forceExpire)(
         'a hand-over answered "not ours" ends the holder\'s lease at once',
         async () => {
@@ -809,11 +838,10 @@ export function runLeaseContractTests(options: ContractOptions): void {
             first.signal.addEventListener('abort', () => resolve(first.signal.reason as LeaseLostError)),
           );
           await forceExpire!(k); // the store no longer holds it for us
-          const started = performance.now();
           const waiting = locker.acquire(k); // asks for the hand-over: the store says it is not ours
           const error = await lost;
+          // Told by the hand-over's answer: its own deadline would have said 'expired'.
           expect(error.reason).toBe('taken');
-          expect(performance.now() - started).toBeLessThan(2_500); // not at the end of its 5 s TTL
           const next = await waiting; // the loss woke the waiter, which took the free key in the store
           expect(next.held).toBe(true);
           if (caps.fencing) expect(next.fence!).toBeGreaterThan(first.fence!);

@@ -5,8 +5,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *
  * A `setTimeout` per operation, cleared when the operation answers, costs more than it looks:
  * Node keeps one timer list per duration and drops it when it empties, so a caller doing one
- * operation at a time re-created the list, and re-armed the event loop's timer, for every one
- * (measured on Redis, in instructions: 5% of a sequential acquire+release went to its timers).
+ * operation at a time re-creates the list, and re-arms the event loop's timer, for every one
+ * (what that cost: bench/README.md, "History").
  * Deadlines of one length expire in the order they were set, so one list in that order is
  * enough: `cancel` unlinks an entry (so nothing cancelled is kept alive), and the timer stays
  * set when the list empties; when it fires, it expires what is due and is set again for the

@@ -2,7 +2,15 @@
  * Typed errors. Every error leasekit raises is a `LeaseError` with a stable `code`, a
  * `retryable` flag, and, when a store or SDK failed, the original error as `cause`.
  * Match on `code` (or `instanceof`), never on `name` or message text.
+ *
+ * Two installed copies of core (a backend that brings its own, a bundled app) each have their own
+ * classes, so a plain prototype check would not know the other copy's errors. Every `LeaseError`
+ * carries a registry symbol (`Symbol.for`, shared by every copy in the process), and
+ * `instanceof` and `isLeaseError` accept an error that carries it.
  */
+
+/** The brand on every `LeaseError`'s prototype: one symbol for every copy of core in a process. */
+const BRAND = Symbol.for('leasekit.LeaseError');
 
 export type LeaseErrorCode =
   | 'ACQUIRE_TIMEOUT'
@@ -54,6 +62,18 @@ function formatMessage(detail: string, options: LeaseErrorOptions): string {
   return `${prefix}: ${detail}`;
 }
 
+/** The class each code is raised as (a branded error of another copy is an instance of it by code). */
+const classCodes = new Map<unknown, LeaseErrorCode>();
+
+function branded(value: unknown): value is LeaseError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (value as { code?: unknown }).code === 'string'
+  );
+}
+
 export class LeaseError extends Error {
   readonly code: LeaseErrorCode;
   readonly retryable: boolean;
@@ -71,6 +91,23 @@ export class LeaseError extends Error {
     this.key = options.key;
   }
 }
+// On the prototype: not an own field, so it is neither enumerated nor serialised.
+Object.defineProperty(LeaseError.prototype, BRAND, { value: true });
+/**
+ * `instanceof` across copies of core: an object of the class's prototype chain, or a branded
+ * `LeaseError` of another copy (for one of core's subclasses, one carrying its code). Subclasses
+ * inherit it. Defined here rather than as a static method so that TypeScript narrows
+ * `instanceof` to the class on the right as usual.
+ */
+Object.defineProperty(LeaseError, Symbol.hasInstance, {
+  value: function hasInstance(this: unknown, value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (!branded(value)) return false;
+    if (this === LeaseError) return true;
+    const code = classCodes.get(this);
+    return code !== undefined && value.code === code;
+  },
+});
 
 /** `acquire` could not get the lock within its `wait`: someone else held it throughout. */
 export class AcquireTimeoutError extends LeaseError {
@@ -167,7 +204,20 @@ export class ClosedError extends LeaseError {
   }
 }
 
-/** True when `error` is a `LeaseError`, optionally of the given code. */
+classCodes.set(AcquireTimeoutError, 'ACQUIRE_TIMEOUT');
+classCodes.set(LeaseLostError, 'LEASE_LOST');
+classCodes.set(NotHolderError, 'NOT_HOLDER');
+classCodes.set(BackendUnavailableError, 'BACKEND_UNAVAILABLE');
+classCodes.set(QuorumNotReachedError, 'QUORUM_NOT_REACHED');
+classCodes.set(InvalidArgumentError, 'INVALID_ARGUMENT');
+classCodes.set(UnsupportedError, 'UNSUPPORTED');
+classCodes.set(UnauthorizedError, 'UNAUTHORIZED');
+classCodes.set(ClosedError, 'CLOSED');
+
+/**
+ * True when `error` is a `LeaseError` (of this copy of core or of another one installed beside
+ * it), optionally of the given code.
+ */
 export function isLeaseError(error: unknown, code?: LeaseErrorCode): error is LeaseError {
   return error instanceof LeaseError && (code === undefined || error.code === code);
 }

@@ -14,7 +14,6 @@ export type {
 } from './backend.js';
 export { canRenew } from './backend.js';
 export { type BackoffPolicy, backoffDelay } from './backoff.js';
-export { type Deadline, Deadlines } from './deadlines.js';
 export { type Duration, type DurationUnit, formatMs, toMs } from './duration.js';
 export {
   AcquireTimeoutError,

@@ -1,6 +1,6 @@
-import type { HandOverOutcome } from './backend.js';
 import type { Duration } from './duration.js';
 import { LeaseLostError } from './errors.js';
+import type { HandOverState } from './hand-over.js';
 import type { AgendaNode } from './orchestrator.js';
 
 /**
@@ -46,36 +46,6 @@ export interface Lease extends AsyncDisposable {
 
 export type LeaseState = 'held' | 'lost' | 'released';
 
-/**
- * A block of hand-overs of a holding to this locker's next waiters, asked of the store while a
- * holder works: an extension of the holding and a block of fences, one per next holder.
- */
-export interface PendingHandOver {
-  /** When the request left (monotonic ms): the next holders' validity counts from here. */
-  readonly sentAt: number;
-  /** When the run's first block was asked for: a run goes on for a bounded time. */
-  readonly runStartedAt: number;
-  readonly ttlMs: number;
-  /** Fences asked for: one per hand-over it can serve. */
-  readonly count: number;
-  /**
-   * Asked by the last holder of an earlier block of the run (the store had said nobody else
-   * waited): used only if the store says so again.
-   */
-  readonly continues: boolean;
-  /** Hand-overs served so far. */
-  used: number;
-  /**
-   * A renewal of the holding was sent after this request (it may apply after it and set another
-   * TTL): what this request extended can no longer be counted on.
-   */
-  stale: boolean;
-  /** The answer, once there is one. */
-  outcome: HandOverOutcome | { readonly status: 'error'; readonly error: unknown } | undefined;
-  /** Settles (never rejects) once answered. */
-  settled: Promise<void>;
-}
-
 /** What a lease handle calls back into (implemented by the locker). */
 export interface LeaseOwner {
   renewLease(handle: LeaseHandle, ttl: Duration | undefined): Promise<void>;
@@ -92,8 +62,6 @@ export class LeaseHandle implements Lease {
   readonly acquiredAt: number;
   /** What the holder passed as `owner` (stored with the holding where the backend can). */
   readonly owner: string | undefined;
-  /** How many holders before this one took the same store holding by local hand-over. */
-  readonly handOvers: number;
   readonly onLost: ((error: LeaseLostError) => void) | undefined;
   ttlMs: number;
   /** Local validity deadline, monotonic ms. */
@@ -102,10 +70,10 @@ export class LeaseHandle implements Lease {
   lossAt: number;
   /** Next renewal, monotonic ms (Infinity: none scheduled). */
   renewAt: number = Infinity;
-  /** The hand-overs to the next local waiters, once asked for (shared by the holders it serves). */
-  next: PendingHandOver | undefined;
-  /** The run of hand-overs this holder took the key in (`undefined`: it acquired it from the store). */
-  run: PendingHandOver | undefined;
+  /** Its part in local hand-overs (see `hand-over.ts`; made only when it meets a local waiter). */
+  handOver: HandOverState | undefined;
+  /** Renewals sent so far (a renewal sent after a hand-over was asked for makes it unusable). */
+  renewalsSent: number = 0;
   /** Consecutive failed renewals. */
   failures: number = 0;
   state: LeaseState = 'held';
@@ -139,7 +107,6 @@ export class LeaseHandle implements Lease {
       lossAt: number;
       onLost: ((error: LeaseLostError) => void) | undefined;
       owner?: string | undefined;
-      handOvers?: number;
     },
   ) {
     this.#owner = owner;
@@ -150,7 +117,6 @@ export class LeaseHandle implements Lease {
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;
     this.owner = init.owner;
-    this.handOvers = init.handOvers ?? 0;
     this.deadline = init.deadline;
     this.lossAt = init.lossAt;
     this.onLost = init.onLost;

@@ -46,7 +46,8 @@ export function validityDeadline(
  * on a loaded machine, often 10 ms and more. A margin below that lets a loss signal fire after
  * the local deadline under ordinary load, so the floor is 20 ms: twice the ~10 ms a busy Node
  * process commonly stalls. (`held` reads the clock and is right whatever the timer does; the
- * margin is what makes `signal` and `onLost` come in time.) The old 2 ms floor was one timer tick.
+ * margin is what makes `signal` and `onLost` come in time.) A floor of a timer tick or two is too
+ * small for exactly that reason.
  */
 export const LOSS_MARGIN_FLOOR_MS = 20;
 
@@ -116,8 +117,8 @@ export class RenewalOrchestrator {
     if (handle.renewNode) this.#agenda.remove(handle.renewNode);
     if (this.#tracked.size === 0) {
       // The timer stays, unreferenced, for the next lease (likely due later, so it needs no
-      // timer of its own): a timer set and cleared per lease cost a caller taking one lock at
-      // a time more client CPU than the rest of the orchestrator. Firing with no lease, it ends.
+      // timer of its own): a caller taking one lock at a time would otherwise set and clear a
+      // timer per lease (see `Deadlines` for why that costs). Firing with no lease, it ends.
       this.#timer?.unref();
     }
   }
@@ -130,7 +131,7 @@ export class RenewalOrchestrator {
     const backend = this.#host.backend as LeaseBackend;
     handle.ttlMs = ttlMs;
     const sentAt = performance.now();
-    if (handle.next) handle.next.stale = true;
+    handle.renewalsSent++;
     // A shorter TTL may take effect in the store even if its answer is lost: from now on the
     // local deadline can only be the earlier of the two.
     const shortened = validityDeadline(this.#host.timing, sentAt, ttlMs);
@@ -260,7 +261,7 @@ export class RenewalOrchestrator {
         'leasekit.batch_size': handles.length,
       });
     const sentAt = performance.now();
-    for (const handle of handles) if (handle.next) handle.next.stale = true;
+    for (const handle of handles) handle.renewalsSent++;
     const items = handles.map((handle) => ({
       lease: { key: handle.key, token: handle.token, fence: handle.fence },
       ttlMs: handle.ttlMs,

@@ -11,8 +11,8 @@ export type SlotField<T> = { [K in keyof T]-?: T[K] extends number ? K : never }
  * collection is old, and leaves the previous table pointing at the entries it held. Young-
  * generation GC takes those dead old tables for live roots, so every entry that passed through
  * (a lease, with everything it references) survives two scavenges and is promoted, until the
- * next full GC. Measured with 50 workers on Redis: 700 KB promoted per scavenge with five such
- * sets and maps in the locker, GC 7% of the time; an array with swap-removal promotes nothing.
+ * next full GC. An array with swap-removal promotes nothing (what the tables cost: bench/README.md,
+ * "History").
  */
 export class Roster<T extends object> {
   readonly #items: T[] = [];

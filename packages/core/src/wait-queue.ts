@@ -157,8 +157,7 @@ export class WaitQueues<H = unknown, R = unknown> {
    * Subscribes to the backend's `released` hint for the key once the head sleeps (not before
    * every attempt: an uncontended acquire must not pay for a subscription), unless this locker
    * holds the key: then its own release or loss wakes the head, and a subscription would only
-   * have the store echo every local hand-over back (measured on Redis, hot keys: 5% of the
-   * hand-overs and a sixth of the client CPU).
+   * have the store echo every local hand-over back, for nothing (see bench/README.md, "History").
    * @internal
    */
   listen(key: string, queue: Queue<unknown>): void {

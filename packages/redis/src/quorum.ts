@@ -1,4 +1,5 @@
-import { Deadlines, type NodeOutcome } from '@leasekit/core';
+import type { NodeOutcome } from '@leasekit/core';
+import { Deadlines } from '@leasekit/core/backend-kit';
 import type { Cluster, Redis } from 'ioredis';
 import { NodeTimeoutError } from './errors.js';
 import { CONNECT_BUDGET_MS, type LockNode } from './node.js';
