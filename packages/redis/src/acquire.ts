@@ -1,5 +1,5 @@
 import type { AcquireOutcome, AcquireRequest, NodeOutcome } from '@leasekit/core';
-import { quorumError } from './errors.js';
+import { isReplyError, quorumError } from './errors.js';
 import { settleFence } from './fence.js';
 import { type RedisKeyNames, redisKeyNames } from './keys.js';
 import type { LockNode } from './node.js';
@@ -93,7 +93,7 @@ function acquireOnNode(
     return node.run(() => node.send<number>('pttl', names.lock)).then((pttl) => [0, pttl]);
   };
   const failed = (error: unknown): Promise<AcquireReply> => {
-    if (!(error instanceof Error && error.name === 'ReplyError' && SYNTAX_ERROR.test(error.message))) {
+    if (!(isReplyError(error) && SYNTAX_ERROR.test(error.message))) {
       throw error;
     }
     node.plainAcquire = false;

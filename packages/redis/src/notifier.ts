@@ -16,8 +16,6 @@ class Subscriber {
           enableOfflineQueue: true,
           autoResubscribe: true,
           lazyConnect: false,
-          // The lock connection's bound (its node took it over from ioredis there).
-          socketTimeout: node.socketTimeoutMs,
         });
     this.#connection.on('error', () => {});
     this.#connection.on('message', onMessage);

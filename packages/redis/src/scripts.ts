@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isReplyError } from './errors.js';
 
 /** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
@@ -82,5 +83,5 @@ export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
 
 /** The server does not have the script cached. */
 export function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+  return isReplyError(error) && error.message.startsWith('NOSCRIPT');
 }
