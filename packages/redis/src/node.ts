@@ -20,7 +20,7 @@ export const SOCKET_TIMEOUT_MS = 2_000;
  * `commandTimeout` is one per command; every leasekit operation is bounded sooner anyway, by
  * its `nodeTimeout`.
  */
-export const lockClientOptions: RedisOptions = {
+export const lockClientOptions: RedisOptions & { replyMapping?: never } = {
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
@@ -35,8 +35,19 @@ export type RedisNodeSpec = string | RedisOptions;
 /** Creates an ioredis client with `lockClientOptions` (yours override them). */
 export function createLockClient(spec: RedisNodeSpec, overrides: RedisOptions = {}): Redis {
   return typeof spec === 'string'
-    ? new Redis(spec, { ...lockClientOptions, ...overrides })
-    : new Redis({ ...lockClientOptions, ...spec, ...overrides });
+    ? new Redis(spec, constructible({ ...lockClientOptions, ...overrides }))
+    : new Redis(constructible({ ...lockClientOptions, ...spec, ...overrides }));
+}
+
+/**
+ * ioredis 6's constructors take `replyMapping?: ReplyMapping` without `| undefined`, which its
+ * own `RedisOptions` allows: with `exactOptionalPropertyTypes` one is not the other (ioredis 5 has
+ * no such option).
+ */
+type Constructible = RedisOptions & { replyMapping?: never };
+
+function constructible(options: RedisOptions): Constructible {
+  return options as Constructible;
 }
 
 const UTF8 = { replyEncoding: 'utf8' } as const;
@@ -47,12 +58,6 @@ export class LockNode {
   /** Created by the backend, so closed by it. */
   readonly owned: boolean;
   readonly isCluster: boolean;
-  /**
-   * Acquire with plain `SET NX PX GET` + `INCR` (Redis >= 7.0), a third of the server time of a
-   * script; cleared for good when the server rejects that syntax (older Redis), then the
-   * acquire script is used.
-   */
-  plainAcquire = true;
   #name: string | undefined;
   #ready: Promise<void> | undefined;
   /** Until its first connection is up: only then may an operation give it the time to connect. */
@@ -249,21 +254,17 @@ export class LockNode {
       return Promise.reject(new NodeUnavailableError(this.name, this.client.status));
     }
     this.flush();
-    return this.#track(command(this.client as Redis));
+    const answer = command(this.client as Redis);
+    this.#track(answer);
+    return answer;
   }
 
   /** Runs `pipeline` after the commands sent before it (renewals in one round trip). */
   exec(pipeline: ChainableCommander): Promise<[Error | null, unknown][]> {
     this.flush();
-    return this.#track(pipeline.exec()).then((results) => results ?? []);
-  }
-
-  /**
-   * Other operations share this one's burst, or did the last one: the node is under load, where
-   * its server's time is what counts (inside `run`).
-   */
-  get underLoad(): boolean {
-    return this.#runs > 1 || this.#wasBurst;
+    const results = pipeline.exec();
+    this.#track(results);
+    return results.then((values) => values ?? []);
   }
 
   /**
@@ -289,10 +290,10 @@ export class LockNode {
 
   /**
    * Sends one command (ioredis' `Command`). Inside `run`, the commands of one call go out in one
-   * socket write, as a pipeline (an acquire's `SET` and `INCR`: a write is a system call, which
-   * costs more than building both). The batch is written before `run` returns, so the
-   * connection's order stays the order of sending, also on a client the application shares:
-   * nothing else runs in between.
+   * socket write, as a pipeline (a write is a system call, which costs more than building
+   * several commands). The batch is written before `run` returns, so the connection's order
+   * stays the order of sending, also on a client the application shares: nothing else runs in
+   * between.
    */
   send<T>(name: string, ...args: (string | number)[]): Promise<T> {
     const client = this.client;
@@ -300,59 +301,33 @@ export class LockNode {
     const prefix = this.#keyPrefix;
     const command = new Command(name, args, prefix ? { replyEncoding: 'utf8', keyPrefix: prefix } : UTF8);
     if (this.#batch !== undefined) this.#batch.push(command);
-    else (client as Redis).sendCommand(command);
-    return this.#track(command.promise as Promise<T>);
+    else {
+      (client as Redis).sendCommand(command);
+      this.#track(command.promise);
+    }
+    return command.promise as Promise<T>;
   }
 
   /**
-   * Sends two commands, one after the other, and settles once, with what `combine` makes of
-   * both answers (a node answers in order: the second answer comes last). The answers are
-   * handled together, so a failure of the first is never left unhandled while the second is
-   * awaited. Call it inside `run`.
+   * Counts `answer` (a command's, or a whole pipeline's) as outstanding on this node until it
+   * settles: the stall watch's view of the node, since a node's answers are what settles them.
    */
-  sendPair<A, B, R>(
-    first: readonly [string, ...(string | number)[]],
-    second: readonly [string, ...(string | number)[]],
-    combine: (a: Settled<A>, b: Settled<B>) => R | Promise<R>,
-  ): Promise<R> {
-    const a = this.send<A>(...first);
-    const b = this.send<B>(...second);
-    return a.then(
-      (value) =>
-        b.then(
-          (next) => combine({ ok: true, value }, { ok: true, value: next }),
-          (error: unknown) => combine({ ok: true, value }, { ok: false, error }),
-        ),
-      (error: unknown) =>
-        b.then(
-          (next) => combine({ ok: false, error }, { ok: true, value: next }),
-          (next: unknown) => combine({ ok: false, error }, { ok: false, error: next }),
-        ),
-    );
-  }
-
-  /**
-   * Counts `promise` as outstanding on this node until it settles (for the stall watch: the
-   * node's answers are the settling of what it was sent).
-   */
-  #track<T>(promise: Promise<T>): Promise<T> {
-    if (!this.#watchStall) return promise;
+  #track(answer: Promise<unknown>): void {
+    if (!this.#watchStall) return;
     // An idle node's silence counts from its first command.
     if (this.#outstanding++ === 0) this.#progressAt = performance.now();
-    return promise.then(this.#answered, this.#failed) as Promise<T>;
+    answer.then(this.#answered, this.#failed);
   }
 
-  readonly #answered = <T>(value: T): T => {
+  readonly #answered = (): void => {
     this.#outstanding--;
     this.#progressAt = performance.now();
-    return value;
   };
 
-  readonly #failed = (error: unknown): never => {
+  readonly #failed = (error: unknown): void => {
     this.#outstanding--;
     // An error reply is an answer; a dropped connection or a refused write is not.
     if (isReplyError(error)) this.#progressAt = performance.now();
-    throw error;
   };
 
   /** Runs `command` with a batch open, then writes what it sent. */
@@ -398,13 +373,16 @@ export class LockNode {
     const client = this.client as Redis;
     if (batch.length === 1) {
       client.sendCommand(batch[0]!);
+      this.#track(batch[0]!.promise);
       return;
     }
-    // One write for all; each command's own promise carries its answer, so the pipeline's
-    // result (the same answers, or a failure they share) is not needed.
+    // One write for all. Each command's own promise carries its answer; the pipeline's result
+    // (the same answers) only tells the stall watch that the node answered.
     const pipeline = new Pipeline(client); // what `client.pipeline()` makes, typed as the class
     for (const command of batch) pipeline.sendCommand(command);
-    pipeline.exec().catch(() => {});
+    const answered = pipeline.exec();
+    if (this.#watchStall) this.#track(answered);
+    else answered.catch(() => {});
   }
 
   /**
@@ -493,8 +471,3 @@ function isConnecting(status: string): boolean {
 function address(options: { host?: string | undefined; port?: number | undefined }): string {
   return `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
 }
-
-/** One answer: its value, or the error it failed with. */
-export type Settled<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: unknown };

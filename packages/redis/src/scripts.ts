@@ -3,8 +3,7 @@ import { isReplyError } from './errors.js';
 
 /** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
-// The acquire for the cases plain commands cannot decide atomically (see acquire.ts), and for
-// servers before Redis 7.0. KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
+// The acquire (see acquire.ts). KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
 // {1, fence}: acquired (or already ours: an earlier attempt of this acquire landed; its TTL is reset).
 // {0, pttl}: held by someone else.
 const ACQUIRE = `
