@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     projects: [
       'packages/*/vitest.config.ts',
+      'packages/redis/vitest.ioredis6.config.ts',
       'apps/*/vitest.config.ts',
       '{bench,test}/vitest.config.ts',
       'test/vitest.safety.config.ts',

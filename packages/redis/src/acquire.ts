@@ -56,25 +56,12 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   throw quorumError('acquire', outcomes(set.nodes, replies, judge), set.quorum, 'acquire', key);
 }
 
-const SYNTAX_ERROR = /syntax error/i;
-
 /**
- * One node's part of an attempt, as `[1, fence]` (ours) or `[0, pttl]` (held elsewhere).
- *
- * Under load, two plain commands, `SET lock token NX PX ttl GET` and `INCR fence`, which cost
- * the server about a third of what the acquire script costs: with 50 workers the script left
- * the client waiting on the servers, the plain commands are a third faster. The INCR runs
- * whether or not the SET took the lock, so counters skip values, which fencing allows: what it
- * needs is that a holder's INCR comes after its SET, and so after every earlier holder's, on
- * that node. A key held elsewhere costs one more command, its PTTL, so the waiter knows when
- * it frees.
- *
- * Alone (nothing else in flight on the node, the sequential case), the acquire script: with no
- * queue at the server, one command instead of two saves the client more than the script costs
- * the server (measured: 4% faster), and a held key answers with its PTTL in the same round
- * trip. The script also decides what plain commands cannot atomically: the key already holds
- * our token (an earlier attempt of this acquire landed after all; its TTL must be reset), and
- * servers before Redis 7.0 (no `SET NX GET`).
+ * One node's part of an attempt, as `[1, fence]` (ours) or `[0, pttl]` (held elsewhere): the
+ * acquire script, one command. It decides in one step what separate commands could not
+ * atomically (the key already holds our token: an earlier attempt of this acquire landed, and
+ * its TTL is reset), answers a held key with its PTTL in the same round trip, and runs on every
+ * Redis version. One protocol for every load: see bench/README.md for why.
  */
 function acquireOnNode(
   node: LockNode,
@@ -83,28 +70,14 @@ function acquireOnNode(
   ttlMs: number,
   fencing: boolean,
 ): Promise<AcquireReply> {
-  const script = () =>
-    node.evalScript<AcquireReply>(ACQUIRE_SCRIPT, names.lock, names.fence, token, ttlMs, fencing ? 1 : 0);
-  if (!node.plainAcquire || !node.underLoad) return script();
-  const set = ['set', names.lock, token, 'PX', ttlMs, 'NX', 'GET'] as const;
-  const decide = (previous: string | null, counted: number): AcquireReply | Promise<AcquireReply> => {
-    if (previous === null) return [1, counted];
-    if (previous === token) return node.run(script);
-    return node.run(() => node.send<number>('pttl', names.lock)).then((pttl) => [0, pttl]);
-  };
-  const failed = (error: unknown): Promise<AcquireReply> => {
-    if (!(error instanceof Error && error.name === 'ReplyError' && SYNTAX_ERROR.test(error.message))) {
-      throw error;
-    }
-    node.plainAcquire = false;
-    return node.run(script);
-  };
-  if (!fencing) return node.send<string | null>(...set).then((previous) => decide(previous, 0), failed);
-  return node.sendPair<string | null, number, AcquireReply>(set, ['incr', names.fence], (taken, counted) => {
-    if (!taken.ok) return failed(taken.error);
-    if (!counted.ok) throw counted.error;
-    return decide(taken.value, counted.value);
-  });
+  return node.evalScript<AcquireReply>(
+    ACQUIRE_SCRIPT,
+    names.lock,
+    names.fence,
+    token,
+    ttlMs,
+    fencing ? 1 : 0,
+  );
 }
 
 /**

@@ -68,7 +68,7 @@ export interface RedisBackend extends LeaseBackend {
   renewMany(items: readonly RenewItem[]): Promise<RenewManyOutcome[]>;
   handOver(lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome>;
   inspect(key: string): Promise<LeaseInfo | null>;
-  /** The node names, in order, as errors report them. */
+  /** The node names, in order, as errors report them (a Cluster: `cluster` until it connects). */
   readonly nodes: readonly string[];
   readonly quorum: number;
   readonly prefix: string;
@@ -118,7 +118,10 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   const backend: RedisBackend = {
     name: BACKEND,
     capabilities,
-    nodes: nodes.map((node) => node.name),
+    // Read when asked: a Cluster's name lists its masters once it has connected.
+    get nodes() {
+      return nodes.map((node) => node.name);
+    },
     quorum: set.quorum,
     prefix: config.prefix,
 

@@ -6,6 +6,7 @@ import {
   type NodeOutcome,
   QuorumNotReachedError,
 } from '@leasekit/core';
+import { ReplyError } from 'ioredis';
 
 export const BACKEND = 'redis';
 
@@ -31,6 +32,11 @@ export class NodeUnavailableError extends Error {
   }
 }
 
+/** An error reply from the server (ioredis' `ReplyError`), not a client-side failure. */
+export function isReplyError(error: unknown): error is Error {
+  return error instanceof ReplyError;
+}
+
 // Server replies that mean "try again later" (a node loading, failing over, busy, a cluster resharding).
 const TRANSIENT_REPLIES =
   /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY|OOM|NOREPLICAS)\b/;
@@ -46,7 +52,7 @@ export function classifyError(cause: unknown, operation: LeaseOperation, key?: s
   if (cause instanceof LeaseError) return cause;
   const options = { backend: BACKEND, operation, key, cause };
   const message = cause instanceof Error ? cause.message : String(cause);
-  const isReply = cause instanceof Error && cause.name === 'ReplyError';
+  const isReply = isReplyError(cause);
   if (isReply && TRANSIENT_REPLIES.test(message)) {
     return new BackendUnavailableError(`the server is not ready: ${message}`, options);
   }

@@ -30,8 +30,6 @@ class Subscriber {
       : (client as Redis).duplicate({
           autoResubscribe: false,
           lazyConnect: false,
-          // The lock connection's bound (its node took it over from ioredis there).
-          socketTimeout: node.socketTimeoutMs,
         });
     this.#connection.on('error', () => {});
     this.#connection.on('message', onMessage);

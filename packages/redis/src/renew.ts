@@ -108,8 +108,7 @@ async function renewPipeline(
   items.forEach((item, i) => {
     pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, locks[i]!, item.lease.token, item.ttlMs);
   });
-  node.flush(); // commands sent before, still batched, go first
-  return (await pipeline.exec()) ?? [];
+  return node.exec(pipeline); // after the commands sent before, still batched
 }
 
 function itemReply(reply: Reply<ItemResult[]> | undefined, index: number): Reply<number> | undefined {

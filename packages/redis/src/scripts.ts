@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { isReplyError } from './errors.js';
 
 /** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
-// The acquire for the cases plain commands cannot decide atomically (see acquire.ts), and for
-// servers before Redis 7.0. KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
+// The acquire (see acquire.ts). KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
 // {1, fence}: acquired (or already ours: an earlier attempt of this acquire landed; its TTL is reset).
 // {0, pttl}: held by someone else.
 const ACQUIRE = `
@@ -82,5 +82,5 @@ export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
 
 /** The server does not have the script cached. */
 export function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+  return isReplyError(error) && error.message.startsWith('NOSCRIPT');
 }

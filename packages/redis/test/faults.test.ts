@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocker, isLeaseError, type LeaseLostError, type QuorumNotReachedError } from '@leasekit/core';
 import { type RedisServer, startRedisServers } from '@leasekit/testing';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../src/index.js';
 import {
   adminClients,
@@ -160,7 +160,7 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
     await closeAll(clients);
   });
 
-  it('a node the backend connected keeps the socketTimeout bound without a timer per round trip', async () => {
+  it('a node the backend connected keeps the socketTimeout bound', async () => {
     const created = backend({ nodeTimeout: 100, clientOptions: { socketTimeout: 300 } });
     const warmKey = uniqueKey('watchdog-warm');
     expect((await created.tryAcquire({ key: warmKey, token: 't', ttlMs: 5_000 })).status).toBe('acquired');
@@ -168,15 +168,6 @@ describe.skipIf(!hasRedisServer)('faults on real redis-server processes (3 nodes
       () => holders(admin, warmKey),
       (tokens) => tokens.every((token) => token === 't'),
     );
-    // Healthy: ioredis' socketTimeout would set a timer (and a once('data') listener) per read.
-    const timers = vi.spyOn(globalThis, 'setTimeout');
-    for (let i = 0; i < 100; i++) {
-      const key = uniqueKey('watchdog-seq');
-      expect((await created.tryAcquire({ key, token: 't', ttlMs: 5_000 })).status).toBe('acquired');
-      expect(await created.release({ key, token: 't' })).toBe(true);
-    }
-    expect(timers.mock.calls.length).toBeLessThan(30); // 600 round trips to nodes
-    timers.mockRestore();
     // Silent with commands waiting: dropped after 300 ms, not only refused as stalled.
     servers[1]!.pause();
     servers[2]!.pause();
