@@ -104,6 +104,9 @@ Object.defineProperty(LeaseError, Symbol.hasInstance, {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     if (!branded(value)) return false;
     if (this === LeaseError) return true;
+    // An error of this copy is judged by its class alone: a plain `LeaseError` carrying a
+    // subclass's code is not that subclass (it lacks the subclass's fields).
+    if (Function.prototype[Symbol.hasInstance].call(LeaseError, value)) return false;
     const code = classCodes.get(this);
     return code !== undefined && value.code === code;
   },

@@ -52,6 +52,15 @@ describe('LeaseError brand', () => {
     expect(carried instanceof NotHolderError).toBe(false);
   });
 
+  it("this copy's errors are judged by class: a plain LeaseError with a subclass's code is not that subclass", () => {
+    const plain = new LeaseError('LEASE_LOST', 'gone');
+    expect(plain instanceof LeaseError).toBe(true);
+    expect(plain instanceof LeaseLostError).toBe(false);
+    expect(isLeaseError(plain, 'LEASE_LOST')).toBe(true);
+    class AppError extends LeaseError {}
+    expect(new AppError('NOT_HOLDER', 'x') instanceof NotHolderError).toBe(false);
+  });
+
   it('unbranded look-alikes are not LeaseErrors', () => {
     const lookAlike = Object.assign(new Error('x'), { name: 'LeaseError', code: 'NOT_HOLDER' });
     expect(isLeaseError(lookAlike)).toBe(false);

@@ -95,6 +95,8 @@ export class LockNode {
   readonly #stallMs: number;
   /** Commands this node sent (and pipelines it ran) that have not settled yet. */
   #outstanding = 0;
+  /** Which connection `#outstanding` counts for: a new one on every close of the last. */
+  #connection = 0;
   /**
    * When the node last answered (a reply, an error reply included), or got a command with none
    * outstanding: what `#outstanding` has waited for since.
@@ -137,6 +139,12 @@ export class LockNode {
     this.#exclusive = owned && !this.isCluster;
     this.#stallMs = stallMs;
     this.#watchStall = this.#exclusive && stallMs < Infinity;
+    if (this.#watchStall) {
+      client.on('close', () => {
+        this.#connection++;
+        this.#outstanding = 0;
+      });
+    }
     if (owned) client.on('error', () => {}); // failures surface through commands; avoid "unhandled error event" logs
   }
 
@@ -316,19 +324,23 @@ export class LockNode {
     if (!this.#watchStall) return;
     // An idle node's silence counts from its first command.
     if (this.#outstanding++ === 0) this.#progressAt = performance.now();
-    answer.then(this.#answered, this.#failed);
+    // Counted against this connection only: a closed one's commands may never settle (a caller's
+    // client options can keep them queued and then drop them), and must not hold the count up.
+    const connection = this.#connection;
+    answer.then(
+      () => {
+        if (connection !== this.#connection) return;
+        this.#outstanding--;
+        this.#progressAt = performance.now();
+      },
+      (error: unknown) => {
+        if (connection !== this.#connection) return;
+        this.#outstanding--;
+        // An error reply is an answer; a dropped connection or a refused write is not.
+        if (isReplyError(error)) this.#progressAt = performance.now();
+      },
+    );
   }
-
-  readonly #answered = (): void => {
-    this.#outstanding--;
-    this.#progressAt = performance.now();
-  };
-
-  readonly #failed = (error: unknown): void => {
-    this.#outstanding--;
-    // An error reply is an answer; a dropped connection or a refused write is not.
-    if (isReplyError(error)) this.#progressAt = performance.now();
-  };
 
   /** Runs `command` with a batch open, then writes what it sent. */
   #batched<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {

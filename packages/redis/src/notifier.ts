@@ -35,8 +35,14 @@ class Subscriber {
     this.#connection.on('message', onMessage);
     this.#connection.on('ready', () => {
       if (this.#channels.size === 0) return;
-      this.#send('subscribe', [...this.#channels]);
-      onReady();
+      // The waiters are woken once the server has confirmed the subscription: woken earlier, a
+      // retry (on another connection) could meet the key still held and a release published
+      // before the subscription took effect would go unheard. A failure is made good at the
+      // next `ready`.
+      this.#connection
+        .subscribe(...this.#channels)
+        .then(onReady)
+        .catch(() => {});
     });
   }
 

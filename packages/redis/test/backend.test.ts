@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
 import { getFreePort } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
@@ -514,14 +516,41 @@ describe('on connections it created', () => {
       tokens.every((token) => token === value);
   /** Every command a server runs on `lock` (scripts' inner calls too), by name, until `stop()`. */
   async function watch(lock: string): Promise<{ seen: string[][]; stop: () => Promise<void> }> {
-    const monitors = await Promise.all(admin.map((client) => client.monitor()));
-    const seen: string[][] = monitors.map(() => []);
-    monitors.forEach((monitor, index) => {
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (args.includes(lock)) seen[index]!.push(String(args[0]).toLowerCase());
-      });
-    });
-    return { seen, stop: () => closeAll(monitors) };
+    // `redis-cli monitor`, not ioredis' monitor(): ioredis 6 (RESP3) can fail its own command
+    // queue with "Command queue state error" when another client's command is monitored right
+    // as MONITOR is answered, an uncaught error in the test process.
+    const seen: string[][] = urls.map(() => []);
+    const monitors = await Promise.all(
+      urls.map(
+        (url, index) =>
+          new Promise<ChildProcess>((resolve, reject) => {
+            const { hostname, port } = new URL(url);
+            const monitor = spawn('redis-cli', ['-h', hostname, '-p', port, 'monitor'], {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            });
+            monitor.once('error', reject);
+            createInterface({ input: monitor.stdout! }).on('line', (line) => {
+              if (line === 'OK') return resolve(monitor); // monitoring from here on
+              // 1796578274.785688 [0 127.0.0.1:45764] "evalsha" "<sha>" "1" "<key>" ...
+              const args = line.slice(line.indexOf('] ') + 2);
+              if (args.includes(JSON.stringify(lock))) {
+                seen[index]!.push((/^"([^"]*)"/.exec(args)?.[1] ?? '').toLowerCase());
+              }
+            });
+          }),
+      ),
+    );
+    const stop = () =>
+      Promise.all(
+        monitors.map(
+          (monitor) =>
+            new Promise<void>((resolve) => {
+              monitor.once('exit', () => resolve());
+              monitor.kill();
+            }),
+        ),
+      ).then(() => {});
+    return { seen, stop };
   }
 
   it('keys and tokens beyond ASCII are written byte-exact, through ioredis sendCommand', async () => {
