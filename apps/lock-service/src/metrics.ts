@@ -32,11 +32,6 @@ export class ServiceMetrics {
   readonly #releases: Counter<'outcome'>;
   readonly #losses: Counter<'operation'>;
   readonly #waiting: Gauge;
-  /** The request series seen so far, by "method route status" (routes are patterns, not URLs). */
-  readonly #series = new Map<
-    string,
-    { readonly count: { inc(): void }; readonly latency: { observe(value: number): void } }
-  >();
 
   constructor() {
     const registers = [this.registry];
@@ -93,17 +88,9 @@ export class ServiceMetrics {
   }
 
   request(method: string, route: string, status: number, seconds: number): void {
-    // prom-client hashes a labels object on every call; the children of a few dozen label sets
-    // (routes × methods × statuses) are kept instead.
-    const id = `${method} ${route} ${status}`;
-    let series = this.#series.get(id);
-    if (series === undefined) {
-      const labels = { method, route, status: String(status) };
-      series = { count: this.#requests.labels(labels), latency: this.#latency.labels(labels) };
-      this.#series.set(id, series);
-    }
-    series.count.inc();
-    series.latency.observe(seconds);
+    const labels = { method, route, status: String(status) };
+    this.#requests.inc(labels);
+    this.#latency.observe(labels, seconds);
   }
 
   acquire(outcome: AcquireOutcome, waitedSeconds: number | undefined): void {
