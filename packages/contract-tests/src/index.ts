@@ -5,5 +5,5 @@ export type {
   ContractOptions,
   ContractTiming,
 } from './options.js';
-export { runLeaseContractTests } from './suite.js';
+export { LEFT_TO_ANOTHER_FILE, runLeaseContractTests } from './suite.js';
 export { type CountingBackend, countCalls, type FaultSwitch, withRenewalFaults } from './wrappers.js';

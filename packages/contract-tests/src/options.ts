@@ -64,8 +64,8 @@ export interface ContractOptions {
   readonly skip?: readonly ContractGroup[];
   /**
    * Run only these groups: for splitting the suite across test files (e.g. the groups that
-   * wait out long TTLs in a file run concurrently). The others are registered as skipped, so each
-   * file's report shows what it left out. The files together must cover every group.
+   * wait out long TTLs in a file run concurrently). The others are each registered as one skipped
+   * entry (`LEFT_TO_ANOTHER_FILE`), so each file's report shows what it left out. The files together must cover every group.
    */
   readonly only?: readonly ContractGroup[];
   /**
