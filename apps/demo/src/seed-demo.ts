@@ -157,7 +157,7 @@ try {
   const held = summary?.invariant?.held === true;
   if (summary === undefined) {
     console.log(`The load test could not run (exit ${exitCode}).`);
-    process.exitCode = exitCode === 0 ? 3 : exitCode;
+    process.exitCode = 3;
   } else if (summary.invariant === undefined) {
     console.log('\nThe invariant was not checked (--no-check).');
     process.exitCode = 0;
