@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatSummary, type LoadtestSummary, parseOptions } from '@leasekit/loadtest';
 import { binPath } from './bins.js';
 import {
   createScratchDatabase,
@@ -42,6 +43,15 @@ if (args.includes('--help') || args.includes('-h')) {
 // Options given after these win (`./dev demo -- --batches 200 --pause 0.1s` for the seed's run).
 const DEMO_LOAD = ['--batches', '100', '--pause', '0.05s'];
 const loadtestArgs = args.filter((arg) => arg !== '--redis' && arg !== '--no-lock' && arg !== '--');
+// A mistyped option (`--nolock`) is refused now, not after the whole stack has started.
+let asJson = false;
+try {
+  const options = parseOptions(['--url', 'http://127.0.0.1:9090', ...DEMO_LOAD, ...loadtestArgs]);
+  asJson = options !== 'help' && options.json;
+} catch (error) {
+  console.error(`./dev demo: ${(error as Error).message.split('\n')[0]}\n\n${USAGE}`);
+  process.exit(2);
+}
 
 const started = performance.now();
 const say = (message: string) =>
@@ -102,35 +112,55 @@ try {
   say(
     `load test: batches of concurrent orders of item1 (stock 100), round robin over both instances: ${[...DEMO_LOAD, ...loadtestArgs].join(' ')}`,
   );
-  const exitCode = await new Promise<number>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        binPath('@leasekit/loadtest', 'leasekit-loadtest'),
-        '--url',
-        urls,
-        '--log',
-        log,
-        ...DEMO_LOAD,
-        ...loadtestArgs,
-      ],
-      {
-        stdio: 'inherit',
-      },
-    );
-    loadtestExited = new Promise((exited) => child.once('close', exited));
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 130 : 3)));
-  });
+  // The verdict is read from the load test's JSON summary, not from its exit status: a crash
+  // exits 1 too, and must not be reported as an oversell. The summary is printed from it here.
+  const loadtest = new Promise<{ exitCode: number; summary: LoadtestSummary | undefined }>(
+    (resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          binPath('@leasekit/loadtest', 'leasekit-loadtest'),
+          '--url',
+          urls,
+          '--log',
+          log,
+          ...DEMO_LOAD,
+          ...loadtestArgs,
+          '--json',
+        ],
+        { stdio: ['inherit', 'pipe', 'inherit'] },
+      );
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+      });
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        let summary: LoadtestSummary | undefined;
+        try {
+          summary = JSON.parse(stdout) as LoadtestSummary;
+        } catch {
+          process.stdout.write(stdout);
+        }
+        if (summary) console.log(asJson ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+        resolve({ exitCode: code ?? (signal ? 130 : 3), summary });
+      });
+    },
+  );
+  loadtestExited = loadtest.catch(() => {});
+  const { exitCode, summary } = await loadtest;
   // Interrupted: the signal handler stops the stack and exits once the load test has printed.
   if (interrupted) await new Promise(() => {});
 
   say('stopping everything the demo started');
   await cleanUp();
-  const held = exitCode === 0;
-  if (exitCode > 1) {
+  const held = summary?.invariant?.held === true;
+  if (summary === undefined) {
     console.log(`The load test could not run (exit ${exitCode}).`);
-    process.exitCode = exitCode;
+    process.exitCode = 3;
+  } else if (summary.invariant === undefined) {
+    console.log('\nThe invariant was not checked (--no-check).');
+    process.exitCode = 0;
   } else if (locking) {
     console.log(
       held

@@ -35,3 +35,31 @@ it('./dev demo starts the stack, runs the load over both order services, says th
   expect(urls).toHaveLength(2);
   for (const url of urls) await expect(fetch(`${url}/healthz`)).rejects.toThrow();
 }, 90_000);
+
+it('./dev demo --no-lock runs the same load without the lock, and the check reports the oversell', async () => {
+  // 200 orders for 100 units, 20 at a time, with no lock: reads and writes of one batch interleave.
+  const { code, stdout, stderr } = await runDemo([
+    '--no-lock',
+    '--',
+    '--batches',
+    '10',
+    '--pause',
+    '0',
+    '--progress',
+    'none',
+  ]);
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/two order services \(LOCKING=off\)/);
+  expect(stdout).toMatch(/FAIL item1: initial 100, sold \d+, final \d+, expected -?\d+ -> oversold/);
+  expect(stdout).toMatch(/INVARIANT VIOLATED/);
+  expect(stdout).toMatch(/Without the lock the order services oversold/);
+}, 90_000);
+
+it('refuses a mistyped option before starting anything, with the usage', async () => {
+  const { code, stdout, stderr } = await runDemo(['--nolock']);
+  expect(code).toBe(2);
+  expect(stdout).toBe('');
+  expect(stderr).toMatch(/^\.\/dev demo: Unknown option '--nolock'/);
+  expect(stderr).toMatch(/--no-lock +the order services run with LOCKING=off/);
+});

@@ -71,7 +71,9 @@ export async function runLoad(
   const send = async (): Promise<void> => {
     const n = sequence++;
     const target = targets[n % targets.length]!;
-    const item = options.items[n % options.items.length]!;
+    // The item moves on once per pass over the targets, so every item reaches every target
+    // (\`n % items\` would send each of 2 items to only one of 2 instances: no contention between them).
+    const item = options.items[Math.floor(n / targets.length) % options.items.length]!;
     const requestId = `lt-${run}-${n}`;
     const time = Date.now();
     const started = performance.now();

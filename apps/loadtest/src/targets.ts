@@ -25,12 +25,19 @@ export async function closeTargets(targets: readonly Target[]): Promise<void> {
 
 /** Reads an item's stock with `GET /stock/{item}`. */
 export async function readStock(target: Target, item: string, timeoutMs: number): Promise<number> {
-  const response = await target.pool.request({
-    method: 'GET',
-    path: `${target.prefix}/stock/${encodeURIComponent(item)}`,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  const response = await target.pool
+    .request({
+      method: 'GET',
+      path: `${target.prefix}/stock/${encodeURIComponent(item)}`,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    })
+    .catch((error: unknown) => {
+      throw new Error(
+        `GET ${target.url}/stock/${item}: ${(error as Error).message} (is the order service running at ${target.url}?)`,
+        { cause: error },
+      );
+    });
   const text = await response.body.text();
   if (response.statusCode !== 200) {
     throw new Error(

@@ -79,6 +79,18 @@ it('sends concurrent batches round robin, counts, times and logs every answer, a
   });
   expect(Number.isNaN(Date.parse(lines[0]!.time))).toBe(false);
   expect(new Set(lines.map((line) => line.request_id)).size).toBe(40);
+  // Round robin over targets and items alike: each item is ordered through both instances.
+  for (const item of ['lt-a', 'lt-b']) {
+    const through = lines.filter((line) => line.item === item).map((line) => line.instance);
+    expect(
+      through.filter((instance) => instance === 'a'),
+      item,
+    ).toHaveLength(10);
+    expect(
+      through.filter((instance) => instance === 'b'),
+      item,
+    ).toHaveLength(10);
+  }
   const text = formatSummary(summary);
   expect(text).toMatch(/latency ms: +p50 [\d.]+, p95 [\d.]+, p99 [\d.]+, max [\d.]+/);
   expect(text).toMatch(/INVARIANT HELD/);

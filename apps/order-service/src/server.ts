@@ -32,8 +32,10 @@ export function buildServer(config: OrderServiceConfig, options: BuildServerOpti
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
-    // Unknown fields are refused with a 400 naming them, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Unknown fields are refused with a 400 naming them, not silently dropped; and a value of the
+    // wrong type is refused, not coerced (Fastify's default would sell `"quantity": true` as 1
+    // and take `"item_name": ["item1"]` for item1), as the lock service does.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.databasePoolMax });
   // An idle client that fails (the server restarted) must not crash the process: the pool

@@ -179,6 +179,12 @@ describe('order service', () => {
     ['fractional quantity', { item_name: 'item1', quantity: 1.5 }],
     ['a name with a slash', { item_name: 'a/b', quantity: 1 }],
     ['an extra field', { item_name: 'item1', quantity: 1, price: 3 }],
+    // The wrong type is refused, not coerced into an order.
+    ['a quantity as a string', { item_name: 'item1', quantity: '2' }],
+    ['a quantity as a boolean', { item_name: 'item1', quantity: true }],
+    ['an item name as a number', { item_name: 12, quantity: 1 }],
+    ['an item name as a list', { item_name: ['item1'], quantity: 1 }],
+    ['a list of orders', [{ item_name: 'item1', quantity: 1 }]],
   ])('answers 400 problem+json for %s', async (_, payload) => {
     const response = await app.inject({
       method: 'POST',
@@ -193,6 +199,7 @@ describe('order service', () => {
       detail: expect.any(String),
     });
     expect(response.body).not.toMatch(/ at .*\.js/);
+    expect((await inventory.getStock('item1'))?.quantity).toBe(100);
   });
 
   it('answers 415 for a body that is not JSON and 404 problem+json for an unknown route', async () => {
@@ -218,12 +225,15 @@ describe('order service', () => {
     });
     expect(ok.statusCode).toBe(200);
     expect((await inventory.getStock('bulk-b'))?.quantity).toBe(2);
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/stock',
-      payload: { item_name: 'x', quantity: -1 },
-    });
-    expect(bad.statusCode).toBe(400);
+    for (const payload of [
+      { item_name: 'x', quantity: -1 },
+      { item_name: 'x', quantity: '5' },
+    ]) {
+      const bad = await app.inject({ method: 'POST', url: '/stock', payload });
+      expect(bad.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(await inventory.getStock('x')).toBeUndefined();
   });
 
   it('serves /healthz and /metrics', async () => {
