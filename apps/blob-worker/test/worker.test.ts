@@ -43,6 +43,7 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
 
   it('the same with --backend redis over 3 redis-server nodes (100 blobs: Azurite is the bottleneck)', async () => {
     const f = await fixture(100);
+    expect(redisUrls()).toHaveLength(3);
     const redis = ['--backend', 'redis', '--redis-urls', redisUrls().join(',')];
     const workers = [1, 2, 3, 4].map((i) => f.spawn(`redis-${i}`, redis));
     await allExited(workers);
@@ -111,5 +112,7 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
     for (const s of starts) perBlob.set(s.event.blob, (perBlob.get(s.event.blob) ?? 0) + 1);
     expect([...perBlob.values()].some((n) => n > 1)).toBe(true);
     expect(starts.length).toBeGreaterThan(8);
+    // The exactly-once check the leased runs pass fails on this one.
+    await expect(expectExactlyOnce(f, workers, 'none')).rejects.toThrow();
   });
 });
