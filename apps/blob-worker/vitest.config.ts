@@ -7,7 +7,9 @@ export default defineProject({
     name: 'blob-worker',
     include: ['test/**/*.test.ts'],
     globalSetup: ['@leasekit/testing/vitest/azurite', '@leasekit/testing/vitest/redis'],
-    testTimeout: 90_000,
+    // A hang guard, not a speed check: runs of several worker processes each (and waits for
+    // 15 s leases) share two cores with the rest of the suite.
+    testTimeout: 180_000,
     hookTimeout: 30_000,
   },
 });

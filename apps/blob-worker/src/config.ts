@@ -65,6 +65,8 @@ export interface SeedConfig {
   readonly maxBytes: number;
   /** How many of the blobs are marked to make the transform throw. */
   readonly failing: number;
+  /** How many of the blobs are marked to make processing kill the worker process. */
+  readonly crashing: number;
   readonly prefix: string;
   readonly json: boolean;
 }
@@ -92,7 +94,8 @@ run: --backend azure|redis|dynamodb (default azure: the lease is on the blob its
   --transform gzip|identity, --max-attempts 3, --poll 500ms, --pace 0ms, --drain 10s, --watch,
   --redis-urls URL,URL,... ($${ENV.redisUrls}), --dynamodb-endpoint URL ($${ENV.dynamodbEndpoint}),
   --dynamodb-table NAME ($${ENV.dynamodbTable}, default blob-worker-locks), --json
-seed: --count 200, --size 4KiB or 1KiB..16KiB, --failing 0, --prefix item-, --json
+seed: --count 200, --size 4KiB or 1KiB..16KiB, --failing 0 (poison blobs: the transform throws),
+  --crashing 0 (blobs whose processing kills the worker), --prefix item-, --json
 demo: --blobs 200, --workers 4, --json
 `;
 
@@ -276,6 +279,7 @@ export function parseSeed(args: readonly string[], env: NodeJS.ProcessEnv = proc
     count: { type: 'string' },
     size: { type: 'string' },
     failing: { type: 'string' },
+    crashing: { type: 'string' },
     prefix: { type: 'string' },
   });
   const count = integer('count', values.count as string | undefined, 200, 1, 100_000);
@@ -284,6 +288,7 @@ export function parseSeed(args: readonly string[], env: NodeJS.ProcessEnv = proc
   const maxBytes = high === undefined ? minBytes : parseSize('size', high);
   if (maxBytes < minBytes) fail(`--size range must go from small to large; got ${values.size as string}`);
   const failing = integer('failing', values.failing as string | undefined, 0, 0, count);
+  const crashing = integer('crashing', values.crashing as string | undefined, 0, 0, count - failing);
   const prefix = (values.prefix as string | undefined) ?? 'item-';
   if (!/^[\w./-]{0,200}$/.test(prefix))
     fail(`--prefix must be letters, digits and _ . / -; got ${JSON.stringify(prefix)}`);
@@ -294,6 +299,7 @@ export function parseSeed(args: readonly string[], env: NodeJS.ProcessEnv = proc
     minBytes,
     maxBytes,
     failing,
+    crashing,
     prefix,
     json: (values.json as boolean | undefined) ?? false,
   };

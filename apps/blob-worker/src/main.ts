@@ -72,11 +72,11 @@ async function seed(config: SeedConfig): Promise<number> {
   const seconds = Math.round(performance.now() - started) / 1000;
   if (config.json) {
     process.stdout.write(
-      `${JSON.stringify({ type: 'seeded', container: config.storage.input, count: result.names.length, poison: result.poison, bytes: result.bytes, seconds })}\n`,
+      `${JSON.stringify({ type: 'seeded', container: config.storage.input, count: result.names.length, poison: result.poison, crashing: result.crashing, bytes: result.bytes, seconds })}\n`,
     );
   } else {
     process.stdout.write(
-      `seeded ${result.names.length} blobs (${result.bytes} bytes, ${result.poison.length} poison) into ${config.storage.input} in ${seconds} s\n`,
+      `seeded ${result.names.length} blobs (${result.bytes} bytes, ${result.poison.length} poison, ${result.crashing.length} crashing) into ${config.storage.input} in ${seconds} s\n`,
     );
   }
   return 0;

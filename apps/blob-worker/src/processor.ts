@@ -1,20 +1,28 @@
 /**
- * One work item: download the input blob, stream it through the transform into the output
- * container, commit the output and its manifest, and mark the input done. Every step takes the
- * holding's signal, so a lost lease stops the download, the transform and the staging at once;
- * nothing is visible until the commit, whose `If-None-Match: *` a second writer cannot meet, and
- * the input's marks are written with the lease ID (Azure work-item mode) or `If-Match` the ETag
- * read under the lock (Redis/DynamoDB), so a stale holder cannot mark the blob either.
+ * One work item: count the attempt on the input blob, download it, stream it through the
+ * transform into the output container, commit the output and its manifest, and mark the input
+ * done. Every step takes the holding's signal, so a lost lease stops the download, the transform
+ * and the staging at once; nothing is visible until the commit, whose `If-None-Match: *` a second
+ * writer cannot meet, and the input's marks are written with the lease ID (Azure work-item mode)
+ * or `If-Match` the ETag read under the lock (Redis/DynamoDB), so a stale holder cannot mark the
+ * blob either.
+ *
+ * Attempts are bounded: each is counted on the input, under the lease, before its work starts, so
+ * an attempt whose worker dies (a crash, SIGKILL, the OOM killer) or loses its lease still counts;
+ * the holder that finds the bound reached marks the blob failed with the reason instead of
+ * processing it again. An attempt given up on shutdown is given back.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobDownloadResponseParsed } from '@azure/storage-blob';
+import { isLeaseError } from '@leasekit/core';
 import { BlockCommitter, isStatus, OutputExistsError } from './committer.js';
 import type { TransformName } from './config.js';
-import { failuresOf, headerSafe, MARK, merged, metaValue, stateOf } from './metadata.js';
+import { InputMarks } from './input-marks.js';
+import { type AttemptHistory, headerSafe, historyOf, MARK, metaValue, stateOf } from './metadata.js';
 import { type Containers, outputNames } from './storage.js';
-import { createTransform, EXTENSIONS, pace, poison } from './transform.js';
+import { crash, createTransform, EXTENSIONS, pace, poison } from './transform.js';
 
 /** What the lease gives the processor. */
 export interface Holding {
@@ -95,6 +103,17 @@ class Tap extends Transform {
   }
 }
 
+/** The transform for this blob: the configured one, unless `seed` marked it poison or crashing. */
+function transformFor(
+  name: string,
+  metadata: Readonly<Record<string, string>>,
+  transform: TransformName,
+): NodeJS.ReadWriteStream {
+  if (metaValue(metadata, MARK.crash)) return crash();
+  if (metaValue(metadata, MARK.poison)) return poison(name);
+  return createTransform(transform);
+}
+
 function reasonOf(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -109,12 +128,42 @@ export async function processBlob(
   holding: Holding,
   options: ProcessorOptions,
 ): Promise<Outcome> {
+  const begun: Begun = { giveBack: undefined };
   try {
-    return await processUnderHolding(containers, name, holding, options);
+    return await processUnderHolding(containers, name, holding, options, begun);
   } catch (error) {
-    if (holding.signal.aborted) throw holding.signal.reason;
+    if (holding.signal.aborted) {
+      // Given up by this worker (shutdown), not lost: the attempt is not the blob's fault. A lost
+      // lease cannot write any more, and counts (see `historyOf`).
+      if (begun.giveBack && !isLeaseError(holding.signal.reason)) await begun.giveBack().catch(() => {});
+      throw holding.signal.reason;
+    }
     throw error;
   }
+}
+
+/** Set while an attempt's transform runs: undoes its count (nothing else was written since). */
+interface Begun {
+  giveBack: (() => Promise<void>) | undefined;
+}
+
+/** How long giving an attempt back may hold up a shutdown. */
+const GIVE_BACK_MS = 2000;
+
+/** Why a blob whose attempts ran out is marked failed (stored on it, shown by the view). */
+function exhaustedReason(history: AttemptHistory): string {
+  const parts: string[] = [];
+  if (history.died > 0) {
+    parts.push(
+      `the worker died ${history.died} time${history.died === 1 ? '' : 's'} while processing it (an attempt began and recorded no outcome: a crash, a kill, the OOM killer or a lost lease)${history.lastBegun ? `; the last attempt by ${history.lastBegun}` : ''}`,
+    );
+  }
+  if (history.failures > 0) {
+    parts.push(
+      `${history.failures} failed${history.lastError ? `, the last with ${history.lastError}` : ''}`,
+    );
+  }
+  return parts.join('; ');
 }
 
 async function processUnderHolding(
@@ -122,71 +171,94 @@ async function processUnderHolding(
   name: string,
   holding: Holding,
   options: ProcessorOptions,
+  begun: Begun,
 ): Promise<Outcome> {
   const { signal } = holding;
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const input = containers.input.getBlobClient(name);
-  // Reading with the lease ID is the first check that the lease is still ours.
-  const inputConditions = holding.leaseId ? { leaseId: holding.leaseId } : undefined;
-  const download: BlobDownloadResponseParsed = await input.download(0, undefined, {
-    abortSignal: signal,
-    ...(inputConditions ? { conditions: inputConditions } : {}),
-  });
-  const metadata = download.metadata ?? {};
-  const body = download.readableStreamBody;
-  const state = stateOf(metadata);
-  if (state !== 'pending' || !body) {
-    (body as NodeJS.ReadableStream & { destroy?: () => void })?.destroy?.();
-    if (state === 'pending') throw new Error(`${name}: the download has no body`);
-    return { kind: 'skipped', state };
-  }
-  // Marks on the input: only the lease holder (lease ID) or, with the lock elsewhere, only if the
-  // blob is unchanged since this holder read it.
-  const markConditions = holding.leaseId
-    ? { leaseId: holding.leaseId }
-    : download.etag
-      ? { ifMatch: download.etag }
-      : {};
-  const mark = (changes: Record<string, string | undefined>) =>
-    input.setMetadata(merged(metadata, changes), { abortSignal: signal, conditions: markConditions });
-
-  options.onProcessing?.(name);
   const names = outputNames(name, EXTENSIONS[options.transform]);
   const outputBlob = containers.output.getBlockBlobClient(names.data);
+  const marks = await InputMarks.read(input, holding.leaseId, signal);
+  const state = stateOf(marks.metadata);
+  if (state !== 'pending') return { kind: 'skipped', state };
+  /** A mark that a stale holder cannot write: 412 means another run (no lease) or holder got there. */
+  const mark = async (
+    changes: Record<string, string | undefined>,
+    conflict: string,
+  ): Promise<{ readonly kind: 'conflict'; readonly reason: string } | undefined> => {
+    try {
+      await marks.write(changes, signal);
+      return undefined;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (isStatus(error, 412)) return { kind: 'conflict', reason: `${conflict}: ${reasonOf(error)}` };
+      throw error;
+    }
+  };
+
+  const history = historyOf(marks.metadata);
+  if (history.attempts >= options.maxAttempts) {
+    // Unless the last attempt committed the output and died before marking the input done: one
+    // more attempt adopts that output (bounded: only right at the bound).
+    const committedBeforeDying =
+      history.attempts === options.maxAttempts &&
+      history.died > 0 &&
+      (await outputBlob.exists({ abortSignal: signal }));
+    if (!committedBeforeDying) {
+      const reason = exhaustedReason(history);
+      const conflict = await mark(
+        { [MARK.state]: 'failed', [MARK.error]: headerSafe(reason) },
+        'could not mark it failed',
+      );
+      return conflict ?? { kind: 'failed', failures: history.attempts, reason };
+    }
+  }
+  // Counted before any work, under the lease: if this worker dies, the next holder sees it.
+  const attempt = history.attempts + 1;
+  const fence = holding.fence ?? null;
+  const previous = { [MARK.attempts]: String(history.attempts), [MARK.began]: history.lastBegun };
+  const notBegun = await mark(
+    { [MARK.attempts]: String(attempt), [MARK.began]: `${options.workerId}@${fence ?? '-'}` },
+    'could not count the attempt',
+  );
+  if (notBegun) return notBegun;
+  begun.giveBack = () => marks.write(previous, AbortSignal.timeout(GIVE_BACK_MS));
+
+  options.onProcessing?.(name);
   const tapIn = new Tap();
   const tapOut = new Tap();
   const committer = new BlockCommitter(outputBlob, signal);
-  const attempt = failuresOf(metadata) + 1;
-  const stages: NodeJS.ReadWriteStream[] = [
-    tapIn,
-    metaValue(metadata, MARK.poison) ? poison(name) : createTransform(options.transform),
-  ];
-  if (options.paceMs > 0) stages.push(pace(options.paceMs, signal));
+  let download: BlobDownloadResponseParsed | undefined;
   try {
+    // The version just marked, and nothing else (also what the SDK resumes a broken download from).
+    download = await input.download(0, undefined, { abortSignal: signal, conditions: marks.readConditions });
+    const body = download.readableStreamBody;
+    if (!body) throw new Error(`${name}: the download has no body`);
+    const stages: NodeJS.ReadWriteStream[] = [tapIn, transformFor(name, marks.metadata, options.transform)];
+    if (options.paceMs > 0) stages.push(pace(options.paceMs, signal));
     await pipeline([body, ...stages, tapOut, committer], { signal });
   } catch (error) {
-    // A lost lease is not the blob's fault: no failure is counted, the next holder starts over.
+    // A lost lease is not the blob's fault as such: no failure is recorded (the holder cannot
+    // write any more), the attempt counts as one that recorded no outcome.
     if (signal.aborted) throw signal.reason;
-    const failures = attempt;
+    begun.giveBack = undefined;
     const reason = reasonOf(error);
-    const failed = failures >= options.maxAttempts;
-    try {
-      await mark({
-        [MARK.failures]: String(failures),
+    const failed = attempt >= options.maxAttempts;
+    const conflict = await mark(
+      {
+        [MARK.failures]: String(history.failures + 1),
         [MARK.error]: headerSafe(reason),
         [MARK.state]: failed ? 'failed' : undefined,
-      });
-    } catch (markError) {
-      if (signal.aborted) throw signal.reason;
-      if (isStatus(markError, 412))
-        return { kind: 'conflict', reason: `could not count the failure: ${reasonOf(markError)}` };
-      throw markError;
-    }
-    return { kind: failed ? 'failed' : 'retry', failures, reason };
+      },
+      'could not record the failure',
+    );
+    return conflict ?? { kind: failed ? 'failed' : 'retry', failures: attempt, reason };
   }
+  // From here on the input is written again: an abort no longer gives the attempt back.
+  begun.giveBack = undefined;
   const processed = performance.now();
-  const fence = holding.fence ?? null;
+  const inputEtag = download.etag;
   const sha256 = tapOut.digest();
   const outputMetadata = {
     [MARK.source]: headerSafe(name),
@@ -224,26 +296,16 @@ async function processUnderHolding(
       },
     });
     await writeManifest(containers, names.manifest, manifest, signal);
-    try {
-      await mark({ ...doneMarks, [MARK.worker]: originalWorker });
-    } catch (markError) {
-      if (signal.aborted) throw signal.reason;
-      if (isStatus(markError, 412))
-        return { kind: 'conflict', reason: `${names.data} committed and marked by another run` };
-      throw markError;
-    }
-    return { kind: 'adopted', output: names.data, manifest };
+    const conflict = await mark(
+      { ...doneMarks, [MARK.worker]: originalWorker },
+      `${names.data} committed and marked by another run`,
+    );
+    return conflict ?? { kind: 'adopted', output: names.data, manifest };
   }
   const manifest = manifestOf(performance.now());
   await writeManifest(containers, names.manifest, manifest, signal);
-  try {
-    await mark(doneMarks);
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    if (isStatus(error, 412)) return { kind: 'conflict', reason: `${name} was marked by another run` };
-    throw error;
-  }
-  return { kind: 'committed', manifest };
+  const conflict = await mark(doneMarks, `${name} was marked by another run`);
+  return conflict ?? { kind: 'committed', manifest };
 
   function manifestOf(committed: number, extra: Pick<Manifest, 'adoptedFrom'> = {}): Manifest {
     return {
@@ -253,7 +315,7 @@ async function processUnderHolding(
         name,
         bytes: tapIn.bytes,
         sha256: tapIn.digest(),
-        etag: download.etag,
+        etag: inputEtag,
       },
       output: { container: containers.output.containerName, name: names.data, bytes: tapOut.bytes, sha256 },
       transform: options.transform,

@@ -1,6 +1,6 @@
 /**
  * The processing itself: a stream transform per blob (gzip by default), wrapped so that a
- * seeded poison blob throws, and an optional pace stalls the end of the stream (a long-running
+ * seeded poison blob throws and a seeded crashing blob kills the process, and an optional pace stalls the end of the stream (a long-running
  * job for demos: it keeps the lease busy while the signal can still abort it).
  */
 
@@ -26,6 +26,19 @@ export function poison(blobName: string): Transform {
   return new Transform({
     transform(_chunk, _encoding, callback: TransformCallback) {
       callback(new PoisonBlobError(`${blobName} is marked poison: the transform refuses it`));
+    },
+  });
+}
+
+/**
+ * Kills its own process on the first chunk: a blob `seed --crashing` marked, standing for input
+ * that brings the worker down every time (the OOM killer, a native crash). SIGKILL, so nothing
+ * runs after it: no handler, no release, no last event; the lease is left to expire.
+ */
+export function crash(): Transform {
+  return new Transform({
+    transform() {
+      process.kill(process.pid, 'SIGKILL');
     },
   });
 }

@@ -1,6 +1,6 @@
 /** Reads back what a run left: the input's marks and the output container's blobs and manifests. */
 
-import { stateOf } from './metadata.js';
+import { historyOf, stateOf } from './metadata.js';
 import type { Manifest } from './processor.js';
 import type { Containers } from './storage.js';
 
@@ -9,6 +9,8 @@ export interface Verification {
   readonly done: number;
   readonly failed: number;
   readonly pending: number;
+  /** The inputs marked failed, with what their marks say. */
+  readonly failures: readonly { readonly name: string; readonly attempts: number; readonly reason: string }[];
   /** Output blobs (manifests excluded). */
   readonly outputs: number;
   readonly manifests: readonly Manifest[];
@@ -19,9 +21,15 @@ export interface Verification {
 export async function verifyRun(containers: Containers): Promise<Verification> {
   let inputs = 0;
   const states = { pending: 0, done: 0, failed: 0 };
+  const failures: Verification['failures'][number][] = [];
   for await (const item of containers.input.listBlobsFlat({ includeMetadata: true })) {
     inputs++;
-    states[stateOf(item.metadata)]++;
+    const state = stateOf(item.metadata);
+    states[state]++;
+    if (state === 'failed') {
+      const history = historyOf(item.metadata);
+      failures.push({ name: item.name, attempts: history.attempts, reason: history.lastError ?? '' });
+    }
   }
   let outputs = 0;
   const manifestNames: string[] = [];
@@ -41,5 +49,5 @@ export async function verifyRun(containers: Containers): Promise<Verification> {
   for (const manifest of manifests) seen.set(manifest.input.name, (seen.get(manifest.input.name) ?? 0) + 1);
   const duplicates = [...seen].filter(([, count]) => count > 1).map(([name]) => name);
   manifests.sort((a, b) => a.input.name.localeCompare(b.input.name));
-  return { inputs, ...states, outputs, manifests, duplicates };
+  return { inputs, ...states, failures, outputs, manifests, duplicates };
 }
