@@ -40,7 +40,10 @@ it('registers each group `only` leaves out as one skipped entry', ({ task }) => 
   for (const group of groups.filter((g) => g !== running[0])) {
     expect(group.mode, group.name).toBe('skip');
     const tests = testsOf(group);
-    expect(tests.map((test) => [test.name, test.mode]), group.name).toEqual([[LEFT_TO_ANOTHER_FILE, 'skip']]);
+    expect(
+      tests.map((test) => [test.name, test.mode]),
+      group.name,
+    ).toEqual([[LEFT_TO_ANOTHER_FILE, 'skip']]);
   }
   expect(testsOf(running[0]!).every((test) => test.mode === 'run')).toBe(true);
 });
