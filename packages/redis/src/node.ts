@@ -1,6 +1,6 @@
 import { type ChainableCommander, type Cluster, Command, Pipeline, Redis, type RedisOptions } from 'ioredis';
 import { isReplyError, NodeUnavailableError } from './errors.js';
-import { isNoScript, type LuaScript } from './scripts.js';
+import { BATCH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
 
 /** How long an operation waits for a node that is still connecting: `lockClientOptions.connectTimeout`. */
 export const CONNECT_BUDGET_MS = 2_000;
@@ -78,10 +78,11 @@ export class LockNode {
   /** The last burst had more than one `run` call. */
   #wasBurst = false;
   /**
-   * Commands sent but not yet written: those of the current `run` call, or of the burst. Written
-   * together as one ioredis pipeline (one socket write), or alone by `sendCommand`.
+   * Commands sent but not yet written: those of the current `run` call, or of the burst (whose
+   * script calls wait as `Queued` entries). Written together as one ioredis pipeline (one socket
+   * write), or alone by `sendCommand`.
    */
-  #batch: Command[] | undefined;
+  #batch: (Command | Queued)[] | undefined;
   /** The error of commands refused while the client is not connected, for its current status. */
   #unavailable: NodeUnavailableError | undefined;
   /** The client's `keyPrefix`, which ioredis' own command methods apply. */
@@ -283,17 +284,91 @@ export class LockNode {
    * order (a stale attempt's `SET` could then land after its unlock). It still can after a
    * `SCRIPT FLUSH` on a live connection (or on a Cluster shard not yet used), which this survives
    * the same way. Call it where a command may be written: inside `run`.
+   *
+   * In a burst's batch, the call waits for the burst's end, when the script calls sent in a row
+   * go out as one command (see `#commandsOf`).
    */
   evalScript<T>(script: LuaScript, ...args: (string | number)[]): Promise<T> {
+    if (this.#burstBatch) {
+      const batch = this.#batch!;
+      return new Promise<T>((resolve, reject) => {
+        batch.push({ script, args, resolve: resolve as (value: unknown) => void, reject });
+      });
+    }
+    return this.#eval<T>(script, script.keys, args);
+  }
+
+  #eval<T>(script: LuaScript, keys: number, args: (string | number)[]): Promise<T> {
     if (!this.#sent.has(script)) {
       this.#sent.add(script);
-      return this.send<T>('eval', script.lua, script.keys, ...args);
+      return this.send<T>('eval', script.lua, keys, ...args);
     }
-    return this.send<T>('evalsha', script.sha, script.keys, ...args).catch((error: unknown) => {
+    return this.send<T>('evalsha', script.sha, keys, ...args).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
       this.#sent.delete(script);
-      return this.send<T>('eval', script.lua, script.keys, ...args);
+      return this.send<T>('eval', script.lua, keys, ...args);
     });
+  }
+
+  /**
+   * The commands that write `batch`, in its order: script calls in a row become one call of
+   * `BATCH_SCRIPT` (a lone one, its own script), each answered from its slot of the result. One
+   * command per burst, not one per operation in a pipeline: ioredis gives every `Pipeline` its
+   * own hidden class, which leaves it, its commands and their answers to full garbage
+   * collections (see bench/README.md); one command costs the server one script call, not one
+   * per operation.
+   */
+  #commandsOf(batch: readonly (Command | Queued)[]): Command[] {
+    const commands: Command[] = [];
+    this.#batch = commands; // where `send` puts what `#eval` sends
+    try {
+      for (let i = 0; i < batch.length; ) {
+        const entry = batch[i]!;
+        if (entry instanceof Command) {
+          commands.push(entry);
+          i++;
+          continue;
+        }
+        let end = i + 1;
+        while (end < batch.length && !(batch[end] instanceof Command)) end++;
+        if (end - i === 1) {
+          this.#eval(entry.script, entry.script.keys, entry.args).then(entry.resolve, entry.reject);
+        } else {
+          this.#evalBatch(batch.slice(i, end) as Queued[]);
+        }
+        i = end;
+      }
+    } finally {
+      this.#batch = undefined;
+    }
+    return commands;
+  }
+
+  /** Sends `calls` as one call of `BATCH_SCRIPT`: every call's keys, then every call's arguments. */
+  #evalBatch(calls: readonly Queued[]): void {
+    const keys: (string | number)[] = [];
+    const argv: (string | number)[] = [];
+    for (const call of calls) {
+      const { script, args } = call;
+      for (let i = 0; i < script.keys; i++) keys.push(args[i]!);
+      argv.push(script.index, args.length - script.keys);
+      for (let i = script.keys; i < args.length; i++) argv.push(args[i]!);
+    }
+    const count = keys.length;
+    for (const value of argv) keys.push(value);
+    this.#eval<unknown[]>(BATCH_SCRIPT, count, keys).then(
+      (results) => {
+        calls.forEach((call, i) => {
+          const result = results[i];
+          // A call's own error reply (say WRONGTYPE) is that call's answer alone.
+          if (result instanceof Error) call.reject(result);
+          else call.resolve(result);
+        });
+      },
+      (error: unknown) => {
+        for (const call of calls) call.reject(error);
+      },
+    );
   }
 
   /**
@@ -379,9 +454,11 @@ export class LockNode {
   }
 
   #flush(): void {
-    const batch = this.#batch;
+    const queued = this.#batch;
     this.#batch = undefined;
-    if (batch === undefined || batch.length === 0) return;
+    if (queued === undefined || queued.length === 0) return;
+    const batch = queued.every((entry) => entry instanceof Command) ? queued : this.#commandsOf(queued);
+    if (batch.length === 0) return;
     const client = this.client as Redis;
     if (batch.length === 1) {
       client.sendCommand(batch[0]!);
@@ -402,7 +479,7 @@ export class LockNode {
    * operations resuming on one batch of replies) into as few socket writes as it can without
    * adding latency. The commands of the second and later `run` calls of a burst are written
    * together once the current callbacks and their microtasks are done (`process.nextTick`), on
-   * an exclusive connection. The first `run` writes at once (a lone operation, the sequential
+   * an exclusive connection, their script calls as one command (see `#commandsOf`). The first `run` writes at once (a lone operation, the sequential
    * case, must not wait for the others to be built), unless the last burst had several: then
    * it joins the rest (under load one write per burst costs less than the head start it gives
    * the server).
@@ -461,6 +538,14 @@ export class LockNode {
     clearTimeout(timer);
     this.client.disconnect();
   }
+}
+
+/** A script call waiting in a burst's batch (see `#commandsOf`). */
+interface Queued {
+  readonly script: LuaScript;
+  readonly args: (string | number)[];
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** The `#endBurst`s of the nodes written to in the current burst: one `process.nextTick` for all. */

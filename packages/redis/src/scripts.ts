@@ -65,13 +65,21 @@ export interface LuaScript {
   readonly lua: string;
   readonly sha: string;
   readonly keys: number;
+  /** Its number in `BATCH_SCRIPT` (1-based). */
+  readonly index: number;
 }
 
-const script = (lua: string, keys: number): LuaScript => ({
-  lua,
-  keys,
-  sha: createHash('sha1').update(lua).digest('hex'),
-});
+const batchable: LuaScript[] = [];
+
+const script = (lua: string, keys: number): LuaScript => {
+  const defined = { lua, keys, sha: sha1(lua), index: batchable.length + 1 };
+  batchable.push(defined);
+  return defined;
+};
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
 
 export const ACQUIRE_SCRIPT: LuaScript = script(ACQUIRE, 2);
 export const RAISE_FENCE_SCRIPT: LuaScript = script(RAISE_FENCE, 2);
@@ -79,6 +87,40 @@ export const RENEW_SCRIPT: LuaScript = script(RENEW, 1);
 export const HAND_OVER_SCRIPT: LuaScript = script(HAND_OVER, 2);
 export const RELEASE_SCRIPT: LuaScript = script(RELEASE, 1);
 export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
+
+// Many scripts' calls in one: ARGV is, per call, the script's number, its count of arguments and
+// those arguments; KEYS, every call's keys in turn. Each call runs in its own `pcall`, so that one
+// call's error is its own answer (an error reply in the array), not the whole batch's. Effects
+// replication first (Redis 3.2 and 4; the default from 5): without it a script may not write after
+// a non-deterministic command (`PTTL`, `PUBSUB`), which an earlier call of the batch may have run
+// (before Redis 3.2, such a call fails alone, with that error).
+const BATCH = `
+if redis.replicate_commands then redis.replicate_commands() end
+local scripts = {
+${batchable.map((s) => `function(KEYS, ARGV)\n${s.lua}\nend`).join(',\n')}
+}
+local nkeys = {${batchable.map((s) => s.keys).join(', ')}}
+local results = {}
+local k, a, n = 0, 1, 0
+while a <= #ARGV do
+  local index, nargs = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local keys, args = {}, {}
+  for i = 1, nkeys[index] do keys[i] = KEYS[k + i] end
+  for i = 1, nargs do args[i] = ARGV[a + 1 + i] end
+  k, a, n = k + nkeys[index], a + 2 + nargs, n + 1
+  local ok, result = pcall(scripts[index], keys, args)
+  if not ok then
+    if type(result) ~= 'table' or not result.err then result = {err = tostring(result)} end
+  elseif result == nil then
+    result = false
+  end
+  results[n] = result
+end
+return results
+`;
+
+/** Runs a list of calls to the scripts above: see `LockNode.evalScript`. Its key count varies. */
+export const BATCH_SCRIPT: LuaScript = { lua: BATCH, keys: 0, sha: sha1(BATCH), index: 0 };
 
 /** The server does not have the script cached. */
 export function isNoScript(error: unknown): boolean {

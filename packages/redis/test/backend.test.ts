@@ -514,12 +514,18 @@ describe('on connections it created', () => {
     (value: string | null) =>
     (tokens: (string | null)[]): boolean =>
       tokens.every((token) => token === value);
-  /** Every command a server runs on `lock` (scripts' inner calls too), by name, until `stop()`. */
-  async function watch(lock: string): Promise<{ seen: string[][]; stop: () => Promise<void> }> {
+  /**
+   * Every command a server runs whose arguments contain `match` (scripts' inner calls too), by
+   * name (`seen`) and as `redis-cli monitor` prints its arguments (`lines`), until `stop()`.
+   */
+  async function watch(
+    match: string,
+  ): Promise<{ seen: string[][]; lines: string[][]; stop: () => Promise<void> }> {
     // `redis-cli monitor`, not ioredis' monitor(): ioredis 6 (RESP3) can fail its own command
     // queue with "Command queue state error" when another client's command is monitored right
     // as MONITOR is answered, an uncaught error in the test process.
     const seen: string[][] = urls.map(() => []);
+    const lines: string[][] = urls.map(() => []);
     const monitors = await Promise.all(
       urls.map(
         (url, index) =>
@@ -533,8 +539,9 @@ describe('on connections it created', () => {
               if (line === 'OK') return resolve(monitor); // monitoring from here on
               // 1796578274.785688 [0 127.0.0.1:45764] "evalsha" "<sha>" "1" "<key>" ...
               const args = line.slice(line.indexOf('] ') + 2);
-              if (args.includes(JSON.stringify(lock))) {
+              if (args.includes(match)) {
                 seen[index]!.push((/^"([^"]*)"/.exec(args)?.[1] ?? '').toLowerCase());
+                lines[index]!.push(args);
               }
             });
           }),
@@ -550,7 +557,7 @@ describe('on connections it created', () => {
             }),
         ),
       ).then(() => {});
-    return { seen, stop };
+    return { seen, lines, stop };
   }
 
   it('keys and tokens beyond ASCII are written byte-exact, through ioredis sendCommand', async () => {
@@ -606,7 +613,7 @@ describe('on connections it created', () => {
     const two = uniqueKey('wrongtype-load-two');
     await admin[0]!.hset(redisKeyNames(one).lock, 'field', 'value');
     await Promise.all(admin.slice(0, 2).map((client) => client.hset(redisKeyNames(two).lock, 'f', 'v')));
-    const watched = await watch(redisKeyNames(one).lock);
+    const watched = await watch(JSON.stringify(redisKeyNames(one).lock));
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
@@ -646,7 +653,7 @@ describe('on connections it created', () => {
     await eventually(() => holders(admin, warm.key), all(null)); // all answered
     await Promise.all(admin.map((client) => client.script('FLUSH')));
     const lease = { key: uniqueKey('noscript-owned'), token: 'ours' };
-    const watched = await watch(redisKeyNames(lease.key).lock);
+    const watched = await watch(JSON.stringify(redisKeyNames(lease.key).lock));
     try {
       expect(await created.tryAcquire({ ...lease, ttlMs: 2_000 })).toMatchObject({ status: 'acquired' });
       expect(await created.release(lease)).toBe(true);
@@ -662,6 +669,106 @@ describe('on connections it created', () => {
         );
       const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
       expect(await eventually(scripts, twice)).toEqual(Array(3).fill('eval eval evalsha evalsha'));
+    } finally {
+      await watched.stop();
+    }
+  });
+
+  it("a burst's operations go to each node as one batch script, each answered on its own, an error included", async () => {
+    // Under the client's keyPrefix, which ioredis applies to the batch's keys too.
+    const created = backend({ nodes: urls, clientOptions: { keyPrefix: 'app:' } });
+    await created.inspect(uniqueKey('warm-up')); // every node connected
+    const base = uniqueKey('batch');
+    const prefix = 'app:leasekit:';
+    const [first, ...fresh] = [1, 2, 3, 4].map((i) => `${base}-${i}`);
+    const held = `${base}-held`;
+    const wrong = `${base}-wrongtype`;
+    const mine = { key: `${base}-mine`, token: 'mine' };
+    const lock = (key: string) => redisKeyNames(key, prefix).lock;
+    await Promise.all(admin.map((client) => client.set(lock(held), 'other', 'PX', 5_000)));
+    await Promise.all(admin.map((client) => client.hset(lock(wrong), 'field', 'value')));
+    expect(await created.tryAcquire({ ...mine, ttlMs: 5_000 })).toMatchObject({ status: 'acquired' });
+    await eventually(() => holders(admin, mine.key, prefix), all('mine'));
+    const watched = await watch(base);
+    try {
+      // One tick: the first acquire goes at once, the rest wait for the burst's end. The
+      // WRONGTYPE comes before calls that must still run.
+      const acquire = (key: string) => created.tryAcquire({ key, token: 'new', ttlMs: 5_000 });
+      const [one, failed, others, heldOutcome, released] = await Promise.all([
+        acquire(first!),
+        acquire(wrong).catch((error: unknown) => error),
+        Promise.all(fresh.map(acquire)),
+        acquire(held),
+        created.release(mine),
+      ]);
+      for (const outcome of [one, ...others]) expect(outcome).toMatchObject({ status: 'acquired', fence: 1 });
+      expect(isLeaseError(failed, 'QUORUM_NOT_REACHED')).toBe(true);
+      expect((failed as LeaseError).retryable).toBe(false);
+      expect((failed as Error).message).toMatch(/WRONGTYPE/);
+      expect(heldOutcome.status === 'held' && heldOutcome.retryAfterMs).toBeGreaterThan(4_000);
+      expect(released).toBe(true);
+      for (const key of [first!, ...fresh]) {
+        expect(await eventually(() => holders(admin, key, prefix), all('new'))).toEqual([
+          'new',
+          'new',
+          'new',
+        ]);
+      }
+      expect(await eventually(() => holders(admin, mine.key, prefix), all(null))).toEqual([null, null, null]);
+      expect(await holders(admin, held, prefix)).toEqual(['other', 'other', 'other']);
+      // Each node: the first acquire alone, then one command for the six other operations.
+      const quoted = (key: string) => JSON.stringify(lock(key));
+      const scripts = async () =>
+        watched.lines.map((lines) => lines.filter((line) => line.startsWith('"eval')));
+      const both = (nodes: string[][]) => nodes.every((lines) => lines.length === 2);
+      for (const [single, batch] of await eventually(scripts, both)) {
+        expect(single).toContain(quoted(first!));
+        expect(single).not.toContain(quoted(wrong));
+        for (const key of [wrong, ...fresh, held, mine.key]) expect(batch).toContain(quoted(key));
+      }
+    } finally {
+      await watched.stop();
+    }
+  });
+
+  it('a batch answered NOSCRIPT (SCRIPT FLUSH) is sent again in full, and every operation answered', async () => {
+    const created = backend({ nodes: urls });
+    await created.inspect(uniqueKey('warm-up')); // every node connected
+    const base = uniqueKey('batch-noscript');
+    const burst = (token: string) =>
+      Promise.all(
+        [1, 2, 3].map((i) => created.tryAcquire({ key: `${base}-${token}-${i}`, token, ttlMs: 5_000 })),
+      );
+    // A first burst: the acquire script and the batch script sent in full on every node.
+    expect((await burst('a')).map((outcome) => outcome.status)).toEqual(['acquired', 'acquired', 'acquired']);
+    await Promise.all(admin.map((client) => client.script('FLUSH')));
+    const watched = await watch(`${base}-b-`);
+    try {
+      expect((await burst('b')).map((outcome) => outcome.status)).toEqual([
+        'acquired',
+        'acquired',
+        'acquired',
+      ]);
+      for (const i of [1, 2, 3]) {
+        expect(await eventually(() => holders(admin, `${base}-b-${i}`), all('b'))).toEqual(['b', 'b', 'b']);
+      }
+      // Each node: every command refused by EVALSHA and sent again by EVAL, the batch (the last
+      // two acquires at least, the first too if it joined them) among them.
+      const batches = async () =>
+        watched.lines.map((lines) =>
+          lines
+            .filter((line) => line.startsWith('"eval') && line.includes(`${base}-b-2`))
+            .map((line) => `${/^"(\w+)"/.exec(line)?.[1]} ${line.includes(`${base}-b-3`)}`)
+            .sort(),
+        );
+      const resent = (nodes: string[][]) => nodes.every((lines) => lines.length === 2);
+      expect(await eventually(batches, resent)).toEqual(Array(3).fill(['eval true', 'evalsha true']));
+      const counts = async () =>
+        watched.seen.map((names) => {
+          const evalsha = names.filter((name) => name === 'evalsha').length;
+          return evalsha === names.filter((name) => name === 'eval').length;
+        });
+      expect(await eventually(counts, (equal) => !equal.includes(false))).toEqual([true, true, true]);
     } finally {
       await watched.stop();
     }
