@@ -68,7 +68,7 @@ export function idempotentStoreToken(
 
 export interface HolderRecord {
   readonly owner: string | null;
-  /** `null` when the backend keeps no owner string (Redis), so nobody can tell. */
+  /** `null` when the holding has no owner string (another client made it without one), so nobody can tell. */
   readonly mode: LeaseMode | null;
   readonly metadata: Readonly<Record<string, string>> | null;
 }

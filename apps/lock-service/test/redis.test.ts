@@ -26,14 +26,19 @@ afterAll(async () => {
 describe('two instances over 3 Redis nodes', () => {
   it('serve one lock consistently: acquire on A, 409 on B, renew and release through B', async () => {
     const k = key();
-    const lease = await call(a.url, 'POST', `/v1/locks/${k}`, { body: { ttl: '10s', owner: 'on-a' } });
+    const lease = await call(a.url, 'POST', `/v1/locks/${k}`, {
+      body: { ttl: '10s', owner: 'on-a', mode: 'lease', metadata: { order: '42' } },
+    });
     expect(lease.status).toBe(201);
     expect(lease.body.fence).toMatch(/^\d+$/);
     const held = await call(b.url, 'POST', `/v1/locks/${k}`, { body: { ttl: '10s' } });
     problem(held, 409, 'LOCK_HELD');
     expect(Number(held.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Who holds it, from the store (the Redis backend keeps the holder's owner string).
+    expect(held.body.holder).toMatchObject({ owner: 'on-a' });
     const seen = await call(b.url, 'GET', `/v1/locks/${k}`);
     expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ owner: 'on-a', mode: 'lease', metadata: { order: '42' } });
     expect(seen.body.fence).toBe(lease.body.fence);
     expect(seen.text).not.toContain(lease.body.token.split('.')[0]);
 

@@ -22,7 +22,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   const names = redisKeyNames(key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (_, node) => acquireOnNode(node, names, token, ttlMs, set.fencing),
+    (_, node) => acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? ''),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
     true,
@@ -69,14 +69,17 @@ function acquireOnNode(
   token: string,
   ttlMs: number,
   fencing: boolean,
+  owner: string,
 ): Promise<AcquireReply> {
   return node.evalScript<AcquireReply>(
     ACQUIRE_SCRIPT,
     names.lock,
     names.fence,
+    names.owner,
     token,
     ttlMs,
     fencing ? 1 : 0,
+    owner,
   );
 }
 
@@ -94,7 +97,7 @@ function unlock(
   set.nodes.forEach((node, index) => {
     const reply = replies[index];
     if (reply?.status === 'value' && !acquired(reply.value)) return;
-    node.run(() => node.evalScript(RELEASE_SCRIPT, names.lock, token, '')).catch(() => {});
+    node.run(() => node.evalScript(RELEASE_SCRIPT, names.lock, names.owner, token, '')).catch(() => {});
   });
 }
 

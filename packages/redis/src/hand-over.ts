@@ -40,6 +40,7 @@ export async function handOver(
         HAND_OVER_SCRIPT,
         names.lock,
         names.fence,
+        names.owner,
         lease.token,
         ttlMs,
         set.fencing ? fences : 0,

@@ -6,17 +6,27 @@ export interface RedisKeyNames {
   readonly fence: string;
   /** Pub/sub channel a release publishes on, to wake waiters. */
   readonly channel: string;
+  /**
+   * The holder's `owner` description, when it gave one: set, extended and deleted with the lock
+   * key by the same scripts, so it lives exactly as long as the holding.
+   */
+  readonly owner: string;
 }
 
 export const DEFAULT_PREFIX = 'leasekit:';
 
 /**
- * `prefix{key}`, `prefix{key}:fence` and `prefix{key}:released`. The braces are a Redis Cluster
- * hash tag: both keys of a lock share a slot, so one script can touch both.
+ * `prefix{key}`, `prefix{key}:fence`, `prefix{key}:released` and `prefix{key}:owner`. The braces
+ * are a Redis Cluster hash tag: the keys of a lock share a slot, so one script can touch them all.
  */
 export function redisKeyNames(key: string, prefix: string = DEFAULT_PREFIX): RedisKeyNames {
   const base = lockKey(key, prefix);
-  return { lock: base, fence: `${base}:fence`, channel: `${base}:released` };
+  return { lock: base, fence: `${base}:fence`, channel: `${base}:released`, owner: ownerKey(base) };
+}
+
+/** The owner key of the lock key `lock` (`redisKeyNames(key, prefix).owner`). */
+export function ownerKey(lock: string): string {
+  return `${lock}:owner`;
 }
 
 /** `prefix{key}`: the lock key alone (`redisKeyNames(key, prefix).lock`). */

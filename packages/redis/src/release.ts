@@ -16,7 +16,7 @@ export async function release(set: NodeSet, lease: LeaseRef): Promise<boolean> {
   const channel = set.notifications ? names.channel : '';
   const replies = await gather(
     set.nodes,
-    (_, node) => node.evalScript<number>(RELEASE_SCRIPT, names.lock, lease.token, channel),
+    (_, node) => node.evalScript<number>(RELEASE_SCRIPT, names.lock, names.owner, lease.token, channel),
     set.nodeTimeoutMs(Infinity),
     quorumDecided(set.quorum, deleted),
   );
@@ -35,7 +35,13 @@ export async function inspect(set: NodeSet, key: string): Promise<LeaseInfo | nu
   const names = redisKeyNames(key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (_, node) => node.evalScript<[string | null, number, number]>(INSPECT_SCRIPT, names.lock, names.fence),
+    (_, node) =>
+      node.evalScript<[string | null, number, number, string | null]>(
+        INSPECT_SCRIPT,
+        names.lock,
+        names.fence,
+        names.owner,
+      ),
     set.nodeTimeoutMs(Infinity),
     () => false,
   );
@@ -53,12 +59,17 @@ export async function inspect(set: NodeSet, key: string): Promise<LeaseInfo | nu
     if (pttls.length < set.quorum) continue;
     // Held until fewer than a quorum of these nodes still has it: the quorum-th largest TTL.
     const ttl = pttls.sort((a, b) => b - a)[set.quorum - 1]!;
+    // Any node holding this token tells its owner: they were written together.
+    const owner = answers.find(
+      ([nodeToken, , , nodeOwner]) => nodeToken === token && nodeOwner !== null,
+    )?.[3];
     return {
       key,
       held: true,
       token,
       ...(set.fencing ? { fence } : {}),
       ...(ttl >= 0 ? { ttlRemainingMs: ttl } : {}),
+      ...(owner != null ? { owner } : {}),
     };
   }
   if (set.fencing && fence > 0) return { key, held: false, fence };

@@ -1,6 +1,6 @@
 import type { LeaseRef, NodeOutcome, RenewItem, RenewManyOutcome, RenewOutcome } from '@leasekit/core';
 import { quorumError, summarize } from './errors.js';
-import { lockKey } from './keys.js';
+import { lockKey, ownerKey } from './keys.js';
 import type { LockNode } from './node.js';
 import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided, type Reply, tallyOwnership } from './quorum.js';
@@ -14,7 +14,7 @@ export async function renew(set: NodeSet, lease: LeaseRef, ttlMs: number): Promi
   const lock = lockKey(lease.key, set.prefix);
   const replies = await gather(
     set.nodes,
-    (_, node) => node.evalScript<number>(RENEW_SCRIPT, lock, lease.token, ttlMs),
+    (_, node) => node.evalScript<number>(RENEW_SCRIPT, lock, ownerKey(lock), lease.token, ttlMs),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, extended),
   );
@@ -81,7 +81,7 @@ async function renewOnNode(
     return Promise.all(
       items.map((item, i) =>
         node
-          .evalScript<number>(RENEW_SCRIPT, locks[i]!, item.lease.token, item.ttlMs)
+          .evalScript<number>(RENEW_SCRIPT, locks[i]!, ownerKey(locks[i]!), item.lease.token, item.ttlMs)
           .catch((error: unknown) => toError(error)),
       ),
     );
@@ -106,7 +106,8 @@ async function renewPipeline(
 ): Promise<[Error | null, unknown][]> {
   const pipeline = node.client.pipeline();
   items.forEach((item, i) => {
-    pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, locks[i]!, item.lease.token, item.ttlMs);
+    const lock = locks[i]!;
+    pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, lock, ownerKey(lock), item.lease.token, item.ttlMs);
   });
   return node.exec(pipeline); // after the commands sent before, still batched
 }

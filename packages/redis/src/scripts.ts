@@ -3,18 +3,22 @@ import { isReplyError } from './errors.js';
 
 /** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
-// The acquire (see acquire.ts). KEYS: lock, fence. ARGV: token, ttl ms, fencing ('1' | '0').
+// The acquire (see acquire.ts). KEYS: lock, fence, owner. ARGV: token, ttl ms, fencing ('1' | '0'),
+// owner ('' for none). The owner key lives and dies with the lock key (same TTL, renewed and
+// deleted by the same scripts); a holding without one deletes any left by an older client.
 // {1, fence}: acquired (or already ours: an earlier attempt of this acquire landed; its TTL is reset).
 // {0, pttl}: held by someone else.
 const ACQUIRE = `
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[2]) end
   if ARGV[3] == '1' then return {1, tonumber(redis.call('GET', KEYS[2]) or '0')} end
   return {1, 0}
 end
 if current then return {0, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[2]) else redis.call('DEL', KEYS[3]) end
 if ARGV[3] == '1' then return {1, redis.call('INCR', KEYS[2])} end
 return {1, 0}
 `;
@@ -26,13 +30,16 @@ if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then redis.ca
 return 1
 `;
 
-// KEYS: lock. ARGV: token, ttl ms. 1: extended; 0: not ours.
+// KEYS: lock, owner. ARGV: token, ttl ms. 1: extended; 0: not ours.
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 return 0
 `;
 
-// KEYS: lock, fence. ARGV: token, ttl ms, fences, channel. A renewal that also counts the next
+// KEYS: lock, fence, owner. ARGV: token, ttl ms, fences, channel. A renewal that also counts the next
 // holders of this holding (local hand-overs): {count, subscribers}, the new count (> 0), or 1
 // when `fences` is 0 (no fencing), and how many wait for the key's release here (its channel's
 // subscribers: waiters elsewhere); {0, 0}: not ours. (PUBSUB last: servers before 5.0 refuse a
@@ -40,24 +47,25 @@ return 0
 const HAND_OVER = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
 local count = 1
 if ARGV[3] ~= '0' then count = redis.call('INCRBY', KEYS[2], ARGV[3]) end
 return {count, redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2]}
 `;
 
-// KEYS: lock. ARGV: token, channel ('' for none). 1: deleted (and the token published to waiters); 0: not ours.
+// KEYS: lock, owner. ARGV: token, channel ('' for none). 1: deleted (and the token published to waiters); 0: not ours.
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[2])
   if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
   return 1
 end
 return 0
 `;
 
-// KEYS: lock, fence. {token or false, pttl, fence}.
+// KEYS: lock, fence, owner. {token or false, pttl, fence, owner or false}.
 const INSPECT = `
-return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('GET', KEYS[3])}
 `;
 
 /** A Lua script: run with `EVALSHA`, with `EVAL` (which also caches it) as the fallback. */
@@ -81,12 +89,12 @@ function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
-export const ACQUIRE_SCRIPT: LuaScript = script(ACQUIRE, 2);
+export const ACQUIRE_SCRIPT: LuaScript = script(ACQUIRE, 3);
 export const RAISE_FENCE_SCRIPT: LuaScript = script(RAISE_FENCE, 2);
-export const RENEW_SCRIPT: LuaScript = script(RENEW, 1);
-export const HAND_OVER_SCRIPT: LuaScript = script(HAND_OVER, 2);
-export const RELEASE_SCRIPT: LuaScript = script(RELEASE, 1);
-export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 2);
+export const RENEW_SCRIPT: LuaScript = script(RENEW, 2);
+export const HAND_OVER_SCRIPT: LuaScript = script(HAND_OVER, 3);
+export const RELEASE_SCRIPT: LuaScript = script(RELEASE, 2);
+export const INSPECT_SCRIPT: LuaScript = script(INSPECT, 3);
 
 // Many scripts' calls in one: ARGV is, per call, the script's number, its count of arguments and
 // those arguments; KEYS, every call's keys in turn. Each call runs in its own `pcall`, so that one

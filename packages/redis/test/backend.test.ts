@@ -96,6 +96,7 @@ describe('configuration (rejected before any I/O)', () => {
       lock: 'leasekit:{orders:42}',
       fence: 'leasekit:{orders:42}:fence',
       channel: 'leasekit:{orders:42}:released',
+      owner: 'leasekit:{orders:42}:owner',
     });
     expect(redisKeyNames('k', 'app:locks:').lock).toBe('app:locks:{k}');
   });
@@ -282,6 +283,51 @@ describe('Redlock over 3 nodes', () => {
     expect(info!.ttlRemainingMs).toBeGreaterThan(4_000);
     await lease.release();
     expect(await locker.inspect(uniqueKey('never-used'))).toBeNull();
+  });
+
+  it("inspect tells the holder's owner; the owner key lives, is renewed and is deleted with the lock key", async () => {
+    const created = backend();
+    const key = uniqueKey('owner');
+    const names = redisKeyNames(key);
+    const token = randomUUID();
+    await created.tryAcquire({ key, token, ttlMs: 5_000, owner: 'worker-7' });
+    expect(await created.inspect(key)).toMatchObject({ key, held: true, token, owner: 'worker-7' });
+    for (const client of admin) {
+      expect(await client.get(names.owner)).toBe('worker-7');
+      expect(await client.pttl(names.owner)).toBeGreaterThan(4_000);
+    }
+    // Renewal extends both keys alike (one at a time and in a batch).
+    expect(await created.renew({ key, token }, 20_000)).toEqual({ status: 'renewed' });
+    for (const client of admin) expect(await client.pttl(names.owner)).toBeGreaterThan(15_000);
+    await created.renewMany([{ lease: { key, token }, ttlMs: 40_000 }]);
+    for (const client of admin) {
+      const [lock, owner] = await Promise.all([client.pttl(names.lock), client.pttl(names.owner)]);
+      expect(owner).toBeGreaterThan(35_000);
+      expect(Math.abs(owner - lock)).toBeLessThan(100);
+    }
+    expect(await created.release({ key, token })).toBe(true);
+    for (const client of admin) expect(await client.exists(names.owner)).toBe(0);
+
+    // A holding without an owner shows none, even where an older client left one behind.
+    await Promise.all(admin.map((client) => client.set(names.owner, 'stale', 'PX', 60_000)));
+    const second = randomUUID();
+    await created.tryAcquire({ key, token: second, ttlMs: 5_000 });
+    const info = await created.inspect(key);
+    expect(info).toMatchObject({ key, held: true, token: second });
+    expect(info!.owner).toBeUndefined();
+    expect(await created.release({ key, token: second })).toBe(true);
+  });
+
+  it('an owner expires with its holding', async () => {
+    const created = backend();
+    const key = uniqueKey('owner-expiry');
+    await created.tryAcquire({ key, token: randomUUID(), ttlMs: 200, owner: 'worker-8' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await created.tryAcquire({ key, token: randomUUID(), ttlMs: 5_000 });
+    const info = await created.inspect(key);
+    expect(info?.held).toBe(true);
+    expect(info!.owner).toBeUndefined();
+    for (const client of admin) expect(await client.exists(redisKeyNames(key).owner)).toBe(0);
   });
 
   it('renewMany renews every lease with one pipelined round trip per node', async () => {
