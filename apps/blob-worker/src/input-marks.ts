@@ -47,11 +47,15 @@ export class InputMarks {
   /** Applies `changes` (`undefined` removes an entry). A stale holder gets 412. */
   async write(changes: Record<string, string | undefined>, signal: AbortSignal): Promise<void> {
     const metadata = merged(this.#metadata, changes);
-    const conditions: BlobRequestConditions = this.#leaseId
+    // Never unconditional: a stale holder's count or mark must not land.
+    const conditions: BlobRequestConditions | undefined = this.#leaseId
       ? { leaseId: this.#leaseId }
       : this.#etag
         ? { ifMatch: this.#etag }
-        : {};
+        : undefined;
+    if (conditions === undefined) {
+      throw new Error(`no lease ID and no ETag to condition the metadata write of ${this.#blob.name} on`);
+    }
     const response = await this.#blob.setMetadata(metadata, { abortSignal: signal, conditions });
     this.#metadata = metadata;
     this.#etag = response.etag;

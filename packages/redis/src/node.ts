@@ -289,8 +289,8 @@ export class LockNode {
    * go out as one command (see `#commandsOf`).
    */
   evalScript<T>(script: LuaScript, ...args: (string | number)[]): Promise<T> {
-    if (this.#burstBatch) {
-      const batch = this.#batch!;
+    const batch = this.#burstBatch ? this.#batch : undefined;
+    if (batch !== undefined) {
       return new Promise<T>((resolve, reject) => {
         batch.push({ script, args, resolve: resolve as (value: unknown) => void, reject });
       });
@@ -298,15 +298,16 @@ export class LockNode {
     return this.#eval<T>(script, script.keys, args);
   }
 
+  // Arguments as arrays, never spread into a call: a batch's can outnumber what a call takes.
   #eval<T>(script: LuaScript, keys: number, args: (string | number)[]): Promise<T> {
     if (!this.#sent.has(script)) {
       this.#sent.add(script);
-      return this.send<T>('eval', script.lua, keys, ...args);
+      return this.#sendArgs<T>('eval', [script.lua, keys, ...args]);
     }
-    return this.send<T>('evalsha', script.sha, keys, ...args).catch((error: unknown) => {
+    return this.#sendArgs<T>('evalsha', [script.sha, keys, ...args]).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
       this.#sent.delete(script);
-      return this.send<T>('eval', script.lua, keys, ...args);
+      return this.#sendArgs<T>('eval', [script.lua, keys, ...args]);
     });
   }
 
@@ -334,7 +335,10 @@ export class LockNode {
         if (end - i === 1) {
           this.#eval(entry.script, entry.script.keys, entry.args).then(entry.resolve, entry.reject);
         } else {
-          this.#evalBatch(batch.slice(i, end) as Queued[]);
+          // Bounded, so that one script call never holds the server up for long.
+          for (let from = i; from < end; from += MAX_BATCH_CALLS) {
+            this.#evalBatch(batch.slice(from, Math.min(end, from + MAX_BATCH_CALLS)) as Queued[]);
+          }
         }
         i = end;
       }
@@ -358,6 +362,11 @@ export class LockNode {
     for (const value of argv) keys.push(value);
     this.#eval<unknown[]>(BATCH_SCRIPT, count, keys).then(
       (results) => {
+        if (!Array.isArray(results) || results.length !== calls.length) {
+          const error = new Error(`the batch script answered ${String(results)} for ${calls.length} calls`);
+          for (const call of calls) call.reject(error);
+          return;
+        }
         calls.forEach((call, i) => {
           const result = results[i];
           // A call's own error reply (say WRONGTYPE) is that call's answer alone.
@@ -379,6 +388,10 @@ export class LockNode {
    * between.
    */
   send<T>(name: string, ...args: (string | number)[]): Promise<T> {
+    return this.#sendArgs<T>(name, args);
+  }
+
+  #sendArgs<T>(name: string, args: (string | number)[]): Promise<T> {
     const client = this.client;
     if (this.isCluster) return client.call(name, ...args) as Promise<T>;
     const prefix = this.#keyPrefix;
@@ -539,6 +552,9 @@ export class LockNode {
     this.client.disconnect();
   }
 }
+
+/** Most script calls in one call of `BATCH_SCRIPT` (a longer run is sent as several). */
+const MAX_BATCH_CALLS = 256;
 
 /** A script call waiting in a burst's batch (see `#commandsOf`). */
 interface Queued {

@@ -12,9 +12,10 @@ const judge = (value: number): NodeOutcome['outcome'] => (value === 1 ? 'ok' : '
 /** Compare-and-pexpire on every node; renewed only when a quorum extended it. */
 export async function renew(set: NodeSet, lease: LeaseRef, ttlMs: number): Promise<RenewOutcome> {
   const lock = lockKey(lease.key, set.prefix);
+  const owner = ownerKey(lock);
   const replies = await gather(
     set.nodes,
-    (_, node) => node.evalScript<number>(RENEW_SCRIPT, lock, ownerKey(lock), lease.token, ttlMs),
+    (_, node) => node.evalScript<number>(RENEW_SCRIPT, lock, owner, lease.token, ttlMs),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, extended),
   );
@@ -29,7 +30,10 @@ export async function renew(set: NodeSet, lease: LeaseRef, ttlMs: number): Promi
  */
 export async function renewMany(set: NodeSet, items: readonly RenewItem[]): Promise<RenewManyOutcome[]> {
   if (items.length === 0) return [];
-  const locks = items.map((item) => lockKey(item.lease.key, set.prefix));
+  const locks = items.map((item): LockKeys => {
+    const lock = lockKey(item.lease.key, set.prefix);
+    return [lock, ownerKey(lock)];
+  });
   let minTtl = Infinity;
   for (const item of items) minTtl = Math.min(minTtl, item.ttlMs);
   // Running tallies per lease, so that each node's answer costs one pass over the batch.
@@ -72,16 +76,19 @@ export async function renewMany(set: NodeSet, items: readonly RenewItem[]): Prom
 
 type ItemResult = number | Error;
 
+/** A lease's lock key and owner key (the renew script's KEYS). */
+type LockKeys = readonly [lock: string, owner: string];
+
 async function renewOnNode(
   node: LockNode,
   items: readonly RenewItem[],
-  locks: readonly string[],
+  locks: readonly LockKeys[],
 ): Promise<ItemResult[]> {
   if (node.isCluster) {
     return Promise.all(
       items.map((item, i) =>
         node
-          .evalScript<number>(RENEW_SCRIPT, locks[i]!, ownerKey(locks[i]!), item.lease.token, item.ttlMs)
+          .evalScript<number>(RENEW_SCRIPT, ...locks[i]!, item.lease.token, item.ttlMs)
           .catch((error: unknown) => toError(error)),
       ),
     );
@@ -102,12 +109,11 @@ async function renewOnNode(
 async function renewPipeline(
   node: LockNode,
   items: readonly RenewItem[],
-  locks: readonly string[],
+  locks: readonly LockKeys[],
 ): Promise<[Error | null, unknown][]> {
   const pipeline = node.client.pipeline();
   items.forEach((item, i) => {
-    const lock = locks[i]!;
-    pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, lock, ownerKey(lock), item.lease.token, item.ttlMs);
+    pipeline.evalsha(RENEW_SCRIPT.sha, RENEW_SCRIPT.keys, ...locks[i]!, item.lease.token, item.ttlMs);
   });
   return node.exec(pipeline); // after the commands sent before, still batched
 }

@@ -4,21 +4,22 @@ import { isReplyError } from './errors.js';
 /** The Lua scripts, run by `LockNode.evalScript` (pipelines send `EVALSHA` themselves). */
 
 // The acquire (see acquire.ts). KEYS: lock, fence, owner. ARGV: token, ttl ms, fencing ('1' | '0'),
-// owner ('' for none). The owner key lives and dies with the lock key (same TTL, renewed and
-// deleted by the same scripts); a holding without one deletes any left by an older client.
+// owner ('' for none). The owner key holds `token\nowner`, with the lock key's TTL (renewed and
+// deleted by the same scripts); INSPECT tells it only while that token holds the lock, so one
+// left behind (by an older client's release, say) is never shown for another holder.
 // {1, fence}: acquired (or already ours: an earlier attempt of this acquire landed; its TTL is reset).
 // {0, pttl}: held by someone else.
 const ACQUIRE = `
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[2]) end
+  if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[4], 'PX', ARGV[2]) end
   if ARGV[3] == '1' then return {1, tonumber(redis.call('GET', KEYS[2]) or '0')} end
   return {1, 0}
 end
 if current then return {0, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[2]) else redis.call('DEL', KEYS[3]) end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[4], 'PX', ARGV[2]) end
 if ARGV[3] == '1' then return {1, redis.call('INCR', KEYS[2])} end
 return {1, 0}
 `;
@@ -63,9 +64,16 @@ end
 return 0
 `;
 
-// KEYS: lock, fence, owner. {token or false, pttl, fence, owner or false}.
+// KEYS: lock, fence, owner. {token or false, pttl, fence, the holder's owner or false}.
 const INSPECT = `
-return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('GET', KEYS[3])}
+local token = redis.call('GET', KEYS[1])
+local owner = false
+if token then
+  local stored = redis.call('GET', KEYS[3])
+  local prefix = token .. '\\n'
+  if stored and string.sub(stored, 1, #prefix) == prefix then owner = string.sub(stored, #prefix + 1) end
+end
+return {token, redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'), owner}
 `;
 
 /** A Lua script: run with `EVALSHA`, with `EVAL` (which also caches it) as the fallback. */

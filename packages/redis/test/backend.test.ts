@@ -293,7 +293,7 @@ describe('Redlock over 3 nodes', () => {
     await created.tryAcquire({ key, token, ttlMs: 5_000, owner: 'worker-7' });
     expect(await created.inspect(key)).toMatchObject({ key, held: true, token, owner: 'worker-7' });
     for (const client of admin) {
-      expect(await client.get(names.owner)).toBe('worker-7');
+      expect(await client.get(names.owner)).toBe(`${token}\nworker-7`);
       expect(await client.pttl(names.owner)).toBeGreaterThan(4_000);
     }
     // Renewal extends both keys alike (one at a time and in a batch).
@@ -308,8 +308,9 @@ describe('Redlock over 3 nodes', () => {
     expect(await created.release({ key, token })).toBe(true);
     for (const client of admin) expect(await client.exists(names.owner)).toBe(0);
 
-    // A holding without an owner shows none, even where an older client left one behind.
-    await Promise.all(admin.map((client) => client.set(names.owner, 'stale', 'PX', 60_000)));
+    // A holding without an owner shows none, even where an older client's release left the
+    // previous holder's behind.
+    await Promise.all(admin.map((client) => client.set(names.owner, `${token}\nworker-7`, 'PX', 60_000)));
     const second = randomUUID();
     await created.tryAcquire({ key, token: second, ttlMs: 5_000 });
     const info = await created.inspect(key);
@@ -323,11 +324,60 @@ describe('Redlock over 3 nodes', () => {
     const key = uniqueKey('owner-expiry');
     await created.tryAcquire({ key, token: randomUUID(), ttlMs: 200, owner: 'worker-8' });
     await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const client of admin) expect(await client.exists(redisKeyNames(key).owner)).toBe(0);
     await created.tryAcquire({ key, token: randomUUID(), ttlMs: 5_000 });
     const info = await created.inspect(key);
     expect(info?.held).toBe(true);
     expect(info!.owner).toBeUndefined();
-    for (const client of admin) expect(await client.exists(redisKeyNames(key).owner)).toBe(0);
+  });
+
+  it('a hand-over extends the owner key with the lock key', async () => {
+    const created = backend();
+    const key = uniqueKey('owner-hand-over');
+    const names = redisKeyNames(key);
+    const token = randomUUID();
+    await created.tryAcquire({ key, token, ttlMs: 2_000, owner: 'worker-9' });
+    const outcome = await created.handOver({ key, token }, 30_000, 1);
+    expect(outcome.status).toBe('renewed');
+    for (const client of admin) {
+      const [lock, owner] = await Promise.all([client.pttl(names.lock), client.pttl(names.owner)]);
+      expect(owner).toBeGreaterThan(25_000);
+      expect(Math.abs(owner - lock)).toBeLessThan(100);
+    }
+    expect(await created.inspect(key)).toMatchObject({ owner: 'worker-9' });
+    expect(await created.release({ key, token })).toBe(true);
+  });
+
+  it('an acquire that lands on too few nodes takes its owner key back with its lock key', async () => {
+    const created = backend();
+    const key = uniqueKey('owner-unlock');
+    const names = redisKeyNames(key);
+    // Held elsewhere on two nodes of three: the attempt lands on the third only.
+    await Promise.all(
+      admin.slice(0, 2).map((client) => client.set(names.lock, 'someone-else', 'PX', 10_000)),
+    );
+    const outcome = await created.tryAcquire({ key, token: randomUUID(), ttlMs: 5_000, owner: 'worker-10' });
+    expect(outcome.status).toBe('held');
+    // The attempt did land there (its script ran), and was taken back, owner key and all.
+    const landed = await eventually(
+      () => Promise.all([admin[2]!.exists(names.lock), admin[2]!.exists(names.owner)]),
+      (counts) => counts.every((count) => count === 0),
+      2_000,
+    );
+    expect(landed).toEqual([0, 0]);
+  });
+
+  it('thousands of operations in one burst all get their own answers', async () => {
+    const created = backend();
+    const keys = Array.from({ length: 3_000 }, (_, i) => uniqueKey(`burst-${i}`));
+    const outcomes = await Promise.all(
+      keys.map((key) => created.tryAcquire({ key, token: key, ttlMs: 10_000 })),
+    );
+    expect(outcomes.every((outcome) => outcome.status === 'acquired')).toBe(true);
+    const fences = outcomes.map((outcome) => (outcome.status === 'acquired' ? outcome.fence : undefined));
+    expect(fences.every((fence) => typeof fence === 'number' && fence > 0)).toBe(true);
+    const released = await Promise.all(keys.map((key) => created.release({ key, token: key })));
+    expect(released.every(Boolean)).toBe(true);
   });
 
   it('renewMany renews every lease with one pipelined round trip per node', async () => {
