@@ -130,7 +130,7 @@ export class LockService {
     // Timeout mode always: the service never renews by itself (clients renew over HTTP).
     const base = {
       ttl: input.ttlMs,
-      owner,
+      ...(owner === undefined ? {} : { owner }),
       mode: 'timeout' as const,
       ...(token === undefined ? {} : { token }),
     };

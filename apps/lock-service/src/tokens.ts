@@ -68,16 +68,20 @@ export function idempotentStoreToken(
 
 export interface HolderRecord {
   readonly owner: string | null;
-  /** `null` when the holding has no owner string (another client made it without one), so nobody can tell. */
+  /** `null` when nobody can tell (an owner string another writer stored). */
   readonly mode: LeaseMode | null;
   readonly metadata: Readonly<Record<string, string>> | null;
 }
 
 /**
  * The holder's description as the backend's `owner` string: compact JSON, non-ASCII escaped
- * (Azure keeps it in blob metadata, an HTTP header).
+ * (Azure keeps it in blob metadata, an HTTP header). `undefined` for the default holder (timeout
+ * mode, no owner, no metadata): nothing to store, so the store writes no owner (on Redis, no
+ * second key per acquire). Only the service writes keys in a tenant's namespace, so a holding
+ * there without an owner string is one of those.
  */
-export function encodeHolder(record: HolderRecord): string {
+export function encodeHolder(record: HolderRecord): string | undefined {
+  if (record.owner === null && record.metadata === null && record.mode !== 'lease') return undefined;
   const compact: Record<string, unknown> = { v: 1, m: record.mode ?? 'timeout' };
   if (record.owner !== null) compact.o = record.owner;
   if (record.metadata !== null) compact.d = record.metadata;
@@ -87,9 +91,11 @@ export function encodeHolder(record: HolderRecord): string {
   );
 }
 
+const DEFAULT_HOLDER: HolderRecord = { owner: null, mode: 'timeout', metadata: null };
+
 /** Reads what `encodeHolder` wrote; another writer's plain owner string is kept as the owner. */
 export function decodeHolder(owner: string | undefined): HolderRecord {
-  if (owner === undefined) return { owner: null, mode: null, metadata: null };
+  if (owner === undefined) return DEFAULT_HOLDER;
   if (owner.startsWith('{"v":1,')) {
     try {
       const parsed = JSON.parse(owner) as { m?: unknown; o?: unknown; d?: unknown };

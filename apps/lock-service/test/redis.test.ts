@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { redisKeyNames } from '@leasekit/redis';
 import { startRedisServers } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEYS, call, problem, type Service, startService, waitersOn } from './helpers.js';
 
@@ -24,6 +26,25 @@ afterAll(async () => {
 });
 
 describe('two instances over 3 Redis nodes', () => {
+  it('the default holder (timeout mode, no owner, no metadata) stores no owner key', async () => {
+    const k = key();
+    const lease = await call(a.url, 'POST', `/v1/locks/${k}`, { body: { ttl: '10s' } });
+    expect(lease.status).toBe(201);
+    const seen = await call(b.url, 'GET', `/v1/locks/${k}`);
+    expect(seen.body).toMatchObject({ owner: null, mode: 'timeout', metadata: null });
+    const names = redisKeyNames(`alpha/${k}`, 'lock-service-test:');
+    const admin = redisUrls().map((url) => new Redis(url));
+    try {
+      const locks = await Promise.all(admin.map((client) => client.exists(names.lock)));
+      expect(locks.filter((found) => found === 1).length).toBeGreaterThanOrEqual(2); // a quorum holds it
+      const owners = await Promise.all(admin.map((client) => client.exists(names.owner)));
+      expect(owners).toEqual(admin.map(() => 0));
+    } finally {
+      admin.forEach((client) => client.disconnect());
+    }
+    await call(a.url, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.body.token } });
+  });
+
   it('serve one lock consistently: acquire on A, 409 on B, renew and release through B', async () => {
     const k = key();
     const lease = await call(a.url, 'POST', `/v1/locks/${k}`, {
