@@ -40,7 +40,7 @@ describe('two instances over 3 Redis nodes', () => {
       const owners = await Promise.all(admin.map((client) => client.exists(names.owner)));
       expect(owners).toEqual(admin.map(() => 0));
     } finally {
-      admin.forEach((client) => client.disconnect());
+      for (const client of admin) client.disconnect();
     }
     await call(a.url, 'DELETE', `/v1/locks/${k}`, { headers: { 'lease-token': lease.body.token } });
   });
