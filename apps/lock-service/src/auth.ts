@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ProblemError } from './problem.js';
 
 /** The tenant of every request when the service runs with `--insecure` and no keys. */
@@ -17,6 +17,19 @@ export class Authenticator {
     for (const [key, tenant] of apiKeys) this.#tenants.set(digest(key), tenant);
     this.#open = insecure && apiKeys.size === 0;
   }
+
+  /**
+   * The routes' `onRequest` hook: sets `request.tenant`, or answers 401 before the body is read
+   * or validated (an unauthenticated caller learns nothing else).
+   */
+  readonly authenticate: onRequestHookHandler = (request, _reply, done) => {
+    try {
+      request.tenant = this.tenantOf(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
+  };
 
   /** The caller's tenant, or a 401 problem. */
   tenantOf(request: FastifyRequest): string {

@@ -117,7 +117,6 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
   });
   const service = new LockService(locker, backend, config.tokenSecret, metrics);
   const authenticator = new Authenticator(config.apiKeys, config.insecure);
-  const tenantOf = authenticator.tenantOf.bind(authenticator);
   const shutdown = new AbortController();
   // Every acquire waiting on the server listens to it (see `eitherSignal`): no leak warning at 11.
   setMaxListeners(0, shutdown.signal);
@@ -220,7 +219,12 @@ export async function buildServer(config: ServiceConfig, deps: ServerDeps = {}):
     insecure: config.insecure,
     openapi: () => app.swagger(),
   });
-  await app.register(locksRoutes, { service, tenantOf, shutdown: shutdown.signal });
-  if (config.seedRoutes) await app.register(seedRoutes, { service, tenantOf });
+  await app.register(locksRoutes, {
+    service,
+    authenticate: authenticator.authenticate,
+    shutdown: shutdown.signal,
+  });
+  if (config.seedRoutes)
+    await app.register(seedRoutes, { service, authenticate: authenticator.authenticate });
   return app;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { clientGone } from '../client-gone.js';
 import { DEFAULT_TTL_MS, DURATION_PATTERN, MAX_WAIT_MS, parseDuration } from '../durations.js';
 import type { HoldingCredential, LockService } from '../lock-service.js';
@@ -9,7 +9,8 @@ import { decodeLeaseToken, IDEMPOTENCY_KEY_PATTERN, KEY_PATTERN, TOKEN_PATTERN }
 
 export interface LocksRoutesOptions {
   readonly service: LockService;
-  readonly tenantOf: (request: FastifyRequest) => string;
+  /** Sets `request.tenant` or refuses the request (`Authenticator.authenticate`). */
+  readonly authenticate: onRequestHookHandler;
   /** Aborted when the server starts shutting down: waits end with a 503. */
   readonly shutdown: AbortSignal;
 }
@@ -149,16 +150,8 @@ function fenceText(value: number | undefined): string | null {
 }
 
 export async function locksRoutes(app: FastifyInstance, options: LocksRoutesOptions): Promise<void> {
-  const { service, tenantOf, shutdown } = options;
-  // Before the body is read or validated: an unauthenticated caller learns nothing else.
-  app.addHook('onRequest', (request, _reply, done) => {
-    try {
-      request.tenant = tenantOf(request);
-    } catch (error) {
-      return done(error as Error);
-    }
-    done();
-  });
+  const { service, shutdown } = options;
+  app.addHook('onRequest', options.authenticate);
 
   app.post<{ Params: { key: string }; Body: AcquireBody | null; Headers: { 'idempotency-key'?: string } }>(
     '/v1/locks/:key',

@@ -1,5 +1,5 @@
 import { isLeaseError } from '@leasekit/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { clientGone } from '../client-gone.js';
 import { formatGoDuration, parseGoDuration } from '../durations.js';
 import type { LockService } from '../lock-service.js';
@@ -17,7 +17,8 @@ import { decodeLeaseToken, KEY_PATTERN } from '../tokens.js';
 
 export interface SeedRoutesOptions {
   readonly service: LockService;
-  readonly tenantOf: (request: FastifyRequest) => string;
+  /** Sets `request.tenant` or refuses the request (`Authenticator.authenticate`). */
+  readonly authenticate: onRequestHookHandler;
 }
 
 /**
@@ -67,15 +68,8 @@ function seedTtl(service: LockService, text: string | undefined, operation: stri
 }
 
 export async function seedRoutes(app: FastifyInstance, options: SeedRoutesOptions): Promise<void> {
-  const { service, tenantOf } = options;
-  app.addHook('onRequest', (request, _reply, done) => {
-    try {
-      request.tenant = tenantOf(request);
-    } catch (error) {
-      return done(error as Error);
-    }
-    done();
-  });
+  const { service } = options;
+  app.addHook('onRequest', options.authenticate);
   const config = { seed: true };
 
   app.post<{ Querystring: { resource: string; ttl?: string } }>(
