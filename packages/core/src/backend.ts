@@ -151,7 +151,10 @@ export interface TimeoutBackend {
   inspect?(key: string): Promise<LeaseInfo | null>;
   /**
    * A hint that `key` may have become free: resolves when it might have, or never. Must stop
-   * listening and resolve or stay pending (not reject) once `signal` aborts.
+   * listening and resolve or stay pending (not reject) once `signal` aborts. The locker waits
+   * for it after an attempt (`tryAcquire` with `waitMs` > 0) found the key held, and attempts
+   * again when it resolves; a backend may rely on that attempt to learn who waits (Redis wakes
+   * only the waiter that registered first), and may resolve early when it cannot tell.
    */
   released?(key: string, signal: AbortSignal): Promise<void>;
   /**

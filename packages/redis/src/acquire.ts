@@ -20,14 +20,30 @@ const judge = (value: AcquireReply): NodeOutcome['outcome'] => (acquired(value) 
 export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise<AcquireOutcome> {
   const { key, token, ttlMs } = request;
   const names = redisKeyNames(key, set.prefix);
+  // A caller that will wait if the key is held registers for the release's wake-up, on the nodes
+  // where this backend listens for it (it starts listening when a caller first waits: see
+  // `released`, which the locker calls after a held attempt).
+  const notifier = (request.waitMs ?? 0) > 0 ? set.notifier : undefined;
+  let registered = false;
+  let woken = false;
+  if (notifier) {
+    woken = notifier.takeWoken(names.lock);
+    notifier.attempting();
+  }
   const replies = await gather(
     set.nodes,
-    (_, node) => acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? ''),
+    (_, node, index) => {
+      const waiter = notifier?.waiterOn(index) ?? '';
+      if (waiter !== '') registered = true;
+      return acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? '', waiter, woken);
+    },
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
     true,
   );
   const granted = indexesWhere(replies, acquired);
+  // (`gather` never rejects.)
+  notifier?.attempted(names.lock, granted.length >= set.quorum);
   if (granted.length >= set.quorum) {
     if (!set.fencing) return { status: 'acquired' };
     const fenceOf = (index: number) => (replies[index] as { value: AcquireReply }).value[1];
@@ -47,6 +63,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
     }
   }
   unlock(set, names, token, replies);
+  if (registered) notifier!.expect(names.lock);
   const held = replies.flatMap((reply) =>
     reply?.status === 'value' && !acquired(reply.value) ? [reply.value[1]] : [],
   );
@@ -70,23 +87,28 @@ function acquireOnNode(
   ttlMs: number,
   fencing: boolean,
   owner: string,
+  waiter: string,
+  woken: boolean,
 ): Promise<AcquireReply> {
   return node.evalScript<AcquireReply>(
     ACQUIRE_SCRIPT,
     names.lock,
     names.fence,
     names.owner,
+    names.waiters,
     token,
     ttlMs,
     fencing ? 1 : 0,
     owner,
+    waiter,
+    woken ? 1 : 0,
   );
 }
 
 /**
- * Compare-and-delete on every node that did not answer "held elsewhere". Fire and forget. It
- * publishes nothing: waiters learn of releases by token, and a retry of this acquire (same
- * token) may yet hold the key and release it for real.
+ * Compare-and-delete on every node that did not answer "held elsewhere". Fire and forget. Where
+ * it deletes, it wakes the key's first waiter, as a release does: an attempt that split the
+ * nodes with others (none reached a quorum) leaves the key free, and the waiters asleep.
  */
 function unlock(
   set: NodeSet,
@@ -94,10 +116,16 @@ function unlock(
   token: string,
   replies: readonly (Reply<AcquireReply> | undefined)[],
 ): void {
+  const wake = set.notifier ? names.lock : '';
+  const id = set.notifier?.wakeId() ?? '';
   set.nodes.forEach((node, index) => {
     const reply = replies[index];
     if (reply?.status === 'value' && !acquired(reply.value)) return;
-    node.run(() => node.evalScript(RELEASE_SCRIPT, names.lock, names.owner, token, '')).catch(() => {});
+    node
+      .run(() =>
+        node.evalScript(RELEASE_SCRIPT, names.lock, names.owner, names.waiters, token, wake, id),
+      )
+      .catch(() => {});
   });
 }
 

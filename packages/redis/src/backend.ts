@@ -17,7 +17,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { tryAcquire } from './acquire.js';
 import { BACKEND, classifyError, invalid } from './errors.js';
 import { handOver } from './hand-over.js';
-import { DEFAULT_PREFIX, redisKeyNames } from './keys.js';
+import { DEFAULT_PREFIX, lockKey } from './keys.js';
 import { createLockClient, LockNode, type RedisNodeSpec } from './node.js';
 import { checkNodes, type EvictingNodes, emitWarningOnce } from './node-check.js';
 import type { NodeSet } from './node-set.js';
@@ -49,7 +49,10 @@ export interface RedisBackendOptions {
   readonly nodeTimeout?: Duration;
   /** Hand out fencing tokens (one small counter key per lock key, never expired). Default `true`. */
   readonly fencing?: boolean;
-  /** Wake waiters through pub/sub when a key is released. Default `true`. */
+  /**
+   * Wake waiters through pub/sub when a key is released: a waiter registers in the key's waiters
+   * set, and a release wakes the first one. Default `true`.
+   */
   readonly releaseNotifications?: boolean;
   /**
    * A node that may evict keys (`maxmemory` set with a `maxmemory-policy` other than
@@ -83,12 +86,14 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   // A node silent for a whole node timeout with commands pending is refused until it answers.
   const stallMs = config.nodeTimeoutMs ?? MAX_NODE_TIMEOUT_MS;
   const nodes = config.clients.map((client, index) => new LockNode(client, index < config.owned, stallMs));
+  const quorum = Math.floor(nodes.length / 2) + 1;
+  const notifier = config.notifications ? new ReleaseNotifier(nodes, quorum, config.prefix) : undefined;
   const set: NodeSet = {
     nodes,
-    quorum: Math.floor(nodes.length / 2) + 1,
+    quorum,
     prefix: config.prefix,
     fencing: config.fencing,
-    notifications: config.notifications,
+    notifier,
     nodeTimeoutMs: (ttlMs) => config.nodeTimeoutMs ?? Math.max(50, Math.min(MAX_NODE_TIMEOUT_MS, ttlMs / 10)),
   };
   const capabilities: BackendCapabilities = {
@@ -101,8 +106,6 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   };
   // Each new connection is checked (settings, a restart without data) before it counts.
   checkNodes(set, { evictingNodes: config.evictingNodes, warn: config.warn });
-  const notifier = config.notifications ? new ReleaseNotifier(nodes) : undefined;
-  const lingering = (channel: string) => notifier?.lingering(channel) ?? false;
   let closed: Promise<void> | undefined;
 
   // Not `async`: one promise fewer per operation.
@@ -132,7 +135,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
       guard('renew', lease.key, () => renew(set, lease, ttlMs)),
 
     handOver: (lease: LeaseRef, ttlMs: number, fences: number): Promise<HandOverOutcome> =>
-      guard('renew', lease.key, () => handOver(set, lease, ttlMs, fences, lingering)),
+      guard('renew', lease.key, () => handOver(set, lease, ttlMs, fences)),
 
     renewMany: (items: readonly RenewItem[]): Promise<RenewManyOutcome[]> =>
       guard('renew', undefined, () => renewMany(set, items)),
@@ -151,7 +154,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   };
   if (notifier) {
     backend.released = (key: string, signal: AbortSignal): Promise<void> =>
-      closed ? Promise.resolve() : notifier.wait(redisKeyNames(key, config.prefix).channel, signal);
+      closed ? Promise.resolve() : notifier.wait(lockKey(key, config.prefix), signal);
   }
   return backend;
 }

@@ -6,8 +6,8 @@ import type { NodeSet } from './node-set.js';
 import { gather, outcomes, quorumDecided } from './quorum.js';
 import { HAND_OVER_SCRIPT } from './scripts.js';
 
-/** One node's answer: its count (0: not ours) and its subscribers to the key's release channel. */
-type HandOverReply = [count: number, subscribers: number];
+/** One node's answer: its count (0: not ours) and the others registered there as waiting for the key. */
+type HandOverReply = [count: number, waiting: number];
 
 const counted = (value: HandOverReply) => value[0] > 0;
 const judge = (value: HandOverReply): NodeOutcome['outcome'] => (counted(value) ? 'ok' : 'not-holder');
@@ -25,12 +25,6 @@ export async function handOver(
   lease: LeaseRef,
   ttlMs: number,
   fences: number,
-  /**
-   * Whether this backend's subscriber is on a channel only lingering, nobody waiting (it then
-   * counts once per node, and is not a waiter). Its subscriptions with waiters (another locker
-   * sharing the backend) do count.
-   */
-  lingering: (channel: string) => boolean,
 ): Promise<HandOverOutcome> {
   const names = redisKeyNames(lease.key, set.prefix);
   const replies = await gather(
@@ -41,10 +35,11 @@ export async function handOver(
         names.lock,
         names.fence,
         names.owner,
+        names.waiters,
         lease.token,
         ttlMs,
         set.fencing ? fences : 0,
-        names.channel,
+        set.notifier?.channel ?? '',
       ),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, counted),
@@ -52,20 +47,17 @@ export async function handOver(
   );
   const granted: number[] = [];
   let notOurs = 0;
-  let subscribers = 0;
-  const own = lingering(names.channel) ? 1 : 0;
+  let waiting = 0;
   replies.forEach((reply, index) => {
     if (reply?.status !== 'value') return;
-    // Our own subscriber connection, lingering after an earlier wait, is not a waiter.
-    subscribers += Math.max(0, reply.value[1] - own);
+    waiting += reply.value[1];
     if (counted(reply.value)) granted.push(index);
     else notOurs++;
   });
   if (granted.length >= set.quorum) {
-    // A waiter elsewhere listens on every node. Unknown on a Cluster node (it counts only its own
-    // shard's subscribers) and when this backend does not listen (nor, likely, do the others).
-    const contended =
-      !set.notifications || set.nodes.some((node) => node.isCluster) ? undefined : subscribers > 0;
+    // A waiter elsewhere registers on every node it can. Unknown when this backend does not
+    // listen for releases (nor, likely, do the others: they poll, and register nowhere).
+    const contended = set.notifier ? waiting > 0 : undefined;
     if (!set.fencing) return { status: 'renewed', contended };
     const fenceOf = (index: number) => (replies[index] as { value: HandOverReply }).value[0];
     return {

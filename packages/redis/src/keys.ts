@@ -4,8 +4,11 @@ export interface RedisKeyNames {
   readonly lock: string;
   /** Integer fence counter; never expires, so fences survive releases. */
   readonly fence: string;
-  /** Pub/sub channel a release publishes on, to wake waiters. */
-  readonly channel: string;
+  /**
+   * Sorted set of the wake channels of the backends waiting for the key, first come first (see
+   * the release hint in the README): a release wakes the first that still listens.
+   */
+  readonly waiters: string;
   /**
    * The holder's `owner` description, when it gave one: set, extended and deleted with the lock
    * key by the same scripts, so it lives exactly as long as the holding.
@@ -16,12 +19,22 @@ export interface RedisKeyNames {
 export const DEFAULT_PREFIX = 'leasekit:';
 
 /**
- * `prefix{key}`, `prefix{key}:fence`, `prefix{key}:released` and `prefix{key}:owner`. The braces
+ * `prefix{key}`, `prefix{key}:fence`, `prefix{key}:owner` and `prefix{key}:waiters`. The braces
  * are a Redis Cluster hash tag: the keys of a lock share a slot, so one script can touch them all.
  */
 export function redisKeyNames(key: string, prefix: string = DEFAULT_PREFIX): RedisKeyNames {
   const base = lockKey(key, prefix);
-  return { lock: base, fence: `${base}:fence`, channel: `${base}:released`, owner: ownerKey(base) };
+  return {
+    lock: base,
+    fence: `${base}:fence`,
+    owner: ownerKey(base),
+    waiters: waitersKey(base),
+  };
+}
+
+/** The waiters set of the lock key `lock` (`redisKeyNames(key, prefix).waiters`). */
+export function waitersKey(lock: string): string {
+  return `${lock}:waiters`;
 }
 
 /** The owner key of the lock key `lock` (`redisKeyNames(key, prefix).owner`). */

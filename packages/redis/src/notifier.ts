@@ -1,176 +1,378 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { waitersKey } from './keys.js';
 import type { LockNode } from './node.js';
-
-const LINGER_MS = 2_000;
+import { PASS_ON_SCRIPT } from './scripts.js';
 
 /**
- * A lazily created subscriber connection to one node. It subscribes only while the connection is
- * ready, and subscribes again to every channel it holds each time the connection becomes ready
- * (ioredis' own resubscription is off). A subscription sent earlier, while a new connection is
- * still in its handshake, reaches the server before ioredis' ready check, which the server then
- * refuses in subscriber mode: ioredis drops that connection, fails the subscription and never
- * makes it again, and a process whose subscriptions were lost that way never heard of a release
- * of those keys again (its waiters, left to their backoff, lost every turn to the processes that
- * did hear).
+ * How long a wake-up that finds nobody waiting is kept for a waiter on its way: one whose attempt
+ * is in flight, or just found the key held and has not gone to sleep yet (the attempt's answer
+ * and the wake-up travel on different connections: a release right behind the attempt on the
+ * node can be heard first). Past that, it is passed on.
+ */
+const KEEP_MS = 100;
+
+/**
+ * How long waiters wait for more nodes' copies of a wake-up, after the first, before they attempt
+ * with what they have (the other nodes may have woken another waiter).
+ */
+const COPIES_MS = 5;
+
+/** Idle keys (nobody waiting, nothing kept) are forgotten this long after they fell idle. */
+const FORGET_MS = 1_000;
+
+/**
+ * The subscriber connection to one node, on this backend's wake channel. It subscribes each time
+ * the connection becomes ready (ioredis' own resubscription is off): a subscription sent while a
+ * new connection is still in its handshake reaches the server before ioredis' ready check, which
+ * the server then refuses in subscriber mode, and ioredis drops that connection and never
+ * subscribes again (a process that lost its subscriptions that way never heard a release again).
  */
 class Subscriber {
   readonly #connection: Redis | Cluster;
-  /** The channels this connection should be subscribed to. */
-  readonly #channels = new Set<string>();
+  #listening = false;
 
-  /**
-   * `onReady`: the connection is (again) ready, and subscribed: the releases published before
-   * went unheard.
-   */
-  constructor(node: LockNode, onMessage: (channel: string, token: string) => void, onReady: () => void) {
+  /** `onReady`: (re)subscribed; wake-ups sent before went unheard. */
+  constructor(channel: string, node: LockNode, onMessage: (message: Buffer) => void, onReady: () => void) {
     const client = node.client;
     // A subscription is not a lock command: it may wait for a connection, which is reconnected.
     this.#connection = node.isCluster
       ? (client as Cluster).duplicate([], { lazyConnect: false })
-      : (client as Redis).duplicate({
-          autoResubscribe: false,
-          lazyConnect: false,
-        });
+      : (client as Redis).duplicate({ autoResubscribe: false, lazyConnect: false });
     this.#connection.on('error', () => {});
-    this.#connection.on('message', onMessage);
+    this.#connection.on('messageBuffer', (_channel: Buffer, message: Buffer) => onMessage(message));
+    this.#connection.on('close', () => {
+      this.#listening = false;
+    });
     this.#connection.on('ready', () => {
-      if (this.#channels.size === 0) return;
-      // The waiters are woken once the server has confirmed the subscription: woken earlier, a
-      // retry (on another connection) could meet the key still held and a release published
-      // before the subscription took effect would go unheard. A failure is made good at the
-      // next `ready`.
+      // Waiters are registered only once the server confirmed the subscription: registered
+      // earlier, a release would wake (and take off the waiters set) a waiter that cannot hear it.
+      // A failure is made good at the next `ready`.
       this.#connection
-        .subscribe(...this.#channels)
-        .then(onReady)
+        .subscribe(channel)
+        .then(() => {
+          this.#listening = true;
+          onReady();
+        })
         .catch(() => {});
     });
   }
 
-  subscribe(channel: string): void {
-    this.#channels.add(channel);
-    this.#send('subscribe', [channel]);
-  }
-
-  unsubscribe(channel: string): void {
-    this.#channels.delete(channel);
-    this.#send('unsubscribe', [channel]);
+  get listening(): boolean {
+    return this.#listening;
   }
 
   close(): void {
+    this.#listening = false;
     this.#connection.disconnect();
-  }
-
-  /** Not before the connection is ready: its `ready` event subscribes to every channel then. */
-  #send(command: 'subscribe' | 'unsubscribe', channels: string[]): void {
-    if (this.#connection.status !== 'ready') return;
-    // A failure (the connection dropped meanwhile) is made good at the next `ready`.
-    this.#connection[command](...channels).catch(() => {});
   }
 }
 
-interface Channel {
+/** A wake-up (one release's) and the nodes whose copy of it came. */
+interface WakeUp {
+  readonly message: string;
+  readonly id: string;
+  readonly nodes: LockNode[];
+}
+
+interface KeyState {
+  readonly lock: string;
   readonly waiters: Set<() => void>;
-  /** The release last seen, by its token: every node publishes each release once. */
-  lastToken: string | undefined;
-  linger: NodeJS.Timeout | undefined;
+  /** The wake-up last delivered to waiters here: more copies of it are not new wake-ups. */
+  last: WakeUp | undefined;
+  /**
+   * A wake-up not delivered yet: waiting for the copies of a quorum of nodes (so that the attempt
+   * it starts finds the key released on a quorum), or kept for a waiter on its
+   * way (see `KEEP_MS`), until `timer`.
+   */
+  pending: (WakeUp & { timer: NodeJS.Timeout }) | undefined;
+  /** Until when (monotonic ms) a wake-up that finds nobody waiting is kept (see `expect`). */
+  keepUntil: number;
+  /** When it fell idle (monotonic ms); 0 while in use. */
+  idleSince: number;
+  /** A wake-up was delivered here since the last attempt: that attempt, if it fails, goes first. */
+  woken: boolean;
+  /** An attempt registered this backend as a waiter, and none took the key since. */
+  registered: boolean;
 }
 
 /**
- * The `released` hint. A release publishes the released token on the key's channel (inside the
- * release script, on every node where it deleted); waiters subscribe to the channel on every
- * node, through one subscriber connection per node. A release wakes every `released()` call
- * waiting on the key once (the locker calls it once per key and wakes its own longest waiter):
- * the copies the other nodes publish of the same release are recognised by the token and
- * dropped, so they do not wake the next waiter for nothing. A lost hint costs a backoff step,
- * never correctness.
+ * The `released` hint, waking one waiter per release rather than all of them. Each backend
+ * listens on one channel of its own on every node (`channel`). A waiter whose attempt finds a key
+ * held registers that channel in the key's waiters set on each node where it listens (the
+ * acquire script does it, at the end of the set, once); a release takes the first registered
+ * channel that somebody still listens on off the set and publishes the lock key's name and the
+ * wake-up's id there. So a release wakes one backend, the one that waited longest (all of its
+ * `released()` calls for the key: the locker makes one per key), instead of one waiter in every
+ * process, of which all but one would spend an attempt on every node for nothing. Each node
+ * sends its own copy: the waiters are woken once a quorum's copies came (or `COPIES_MS` after the
+ * first), so that their attempt finds the key free on a quorum, not only on the node that was
+ * first (an attempt that early fails, and a failed attempt must wait for the next release). A
+ * wake-up for a key nobody here waits for any more is passed on to the next waiter by `PASS_ON`
+ * (after `KEEP_MS` when an attempt may be on its way), and a backend whose last waiter for a key
+ * gives up leaves its waiters set. A lost wake-up costs a backoff step, never correctness.
  */
 export class ReleaseNotifier {
+  /** This backend's wake channel. */
+  readonly channel: string;
   readonly #nodes: readonly LockNode[];
+  readonly #quorum: number;
   #subscribers: Subscriber[] | undefined;
-  readonly #channels = new Map<string, Channel>();
+  readonly #keys = new Map<string, KeyState>();
+  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Attempts in flight that may have registered this backend as a waiter (see `attempting`). */
+  #attempts = 0;
+  /** Wake-up ids: this backend's prefix and a count (unique enough: compared per key, per waiter). */
+  readonly #idPrefix = randomBytes(6).toString('base64url');
+  #ids = 0;
 
-  constructor(nodes: readonly LockNode[]) {
+  constructor(nodes: readonly LockNode[], quorum: number, prefix: string) {
     this.#nodes = nodes;
+    this.#quorum = quorum;
+    this.channel = `${prefix}wake:${randomUUID()}`;
   }
 
-  /** Resolves on the next release published on `channel`, or when `signal` aborts or the notifier closes. */
-  wait(channel: string, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.#closed || signal.aborted) return resolve();
-      const state = this.#channel(channel);
-      const wake = () => {
-        signal.removeEventListener('abort', wake);
-        state.waiters.delete(wake);
-        if (state.waiters.size === 0) this.#linger(channel, state);
-        resolve();
-      };
-      state.waiters.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
+  /** Opens the subscriber connections, if not yet: a caller waits (an uncontended backend never opens them). */
+  #listen(): void {
+    if (this.#subscribers || this.#closed) return;
+    this.#subscribers = this.#nodes.map(
+      (node) =>
+        new Subscriber(
+          this.channel,
+          node,
+          (message) => this.#onMessage(node, message),
+          () => this.#wakeAll(),
+        ),
+    );
   }
 
   /**
-   * This notifier is subscribed to `channel` with nobody waiting (lingering after its last
-   * waiter): its subscription counts on the server, but not as a waiter.
+   * The id of a new wake-up (a release): the same on every node, so that a waiter takes it once.
+   * Not the token: an acquire that gives back a partial holding wakes a waiter too, and its retry,
+   * with the same token, may release the key for real later.
    */
-  lingering(channel: string): boolean {
-    return this.#channels.get(channel)?.waiters.size === 0;
+  wakeId(): string {
+    return this.#idPrefix + (this.#ids++).toString(36);
+  }
+
+  /** The channel to register as a waiter on node `index`: `''` while nobody listens there. */
+  waiterOn(index: number): string {
+    return this.#subscribers?.[index]?.listening ? this.channel : '';
+  }
+
+  /**
+   * An attempt that may register this backend as a waiter is sent: until it is answered, a
+   * wake-up for a key nobody here waits for is kept (for `KEEP_MS`), not passed on at once: it
+   * may be this attempt's. (One count for all keys: a per-key entry per acquire would cost the
+   * uncontended acquire a map insertion; a wake-up kept for nobody is only passed on later.)
+   */
+  attempting(): void {
+    this.#attempts++;
+  }
+
+  /**
+   * The attempt `attempting` announced was answered. `acquired`: it took `lock`, so a wake-up
+   * kept for it is spent (the key is ours: passing it on would find it held).
+   */
+  attempted(lock: string, acquired: boolean): void {
+    this.#attempts--;
+    if (!acquired) return;
+    const state = this.#keys.get(lock);
+    if (state === undefined) return;
+    state.registered = false;
+    if (state.pending && state.waiters.size === 0) this.#drop(state);
+  }
+
+  /**
+   * An attempt registered this backend as a waiter for `lock` and found it held: a wake-up that
+   * comes before its waiter sleeps is kept for it.
+   */
+  expect(lock: string): void {
+    if (this.#closed) return;
+    const state = this.#state(lock);
+    state.keepUntil = performance.now() + KEEP_MS;
+    state.registered = true;
+  }
+
+  /**
+   * Whether a wake-up for `lock` was delivered since the last call: an attempt that follows it
+   * and finds the key held again joins the front of the waiters set, not its end (the wake-up
+   * took it off).
+   */
+  takeWoken(lock: string): boolean {
+    const state = this.#keys.get(lock);
+    if (!state?.woken) return false;
+    state.woken = false;
+    return true;
+  }
+
+  /** Resolves on the next wake-up for `lock`, or when `signal` aborts or the notifier closes. */
+  wait(lock: string, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#closed || signal.aborted) return resolve();
+      this.#listen();
+      const state = this.#state(lock);
+      state.keepUntil = 0;
+      const wake = () => {
+        signal.removeEventListener('abort', leave);
+        state.waiters.delete(wake);
+        this.#idle(state);
+        resolve();
+      };
+      // The last waiter here gave up (one that took the key ended the registration already): the
+      // backend leaves the waiters set, so that a release right after wakes a waiter that is
+      // still there, and wakes the next if the key is free (a wake-up may have come for it).
+      const leave = () => {
+        wake();
+        if (state.waiters.size > 0 || !state.registered || this.#closed) return;
+        state.registered = false;
+        for (const node of this.#nodes) this.#passOn(node, lock, this.wakeId());
+      };
+      state.waiters.add(wake);
+      signal.addEventListener('abort', leave, { once: true });
+      // A wake-up kept for this waiter: it came late, so it goes at once with the copies it has.
+      if (state.pending) this.#deliver(state);
+    });
   }
 
   close(): void {
     this.#closed = true;
-    for (const state of this.#channels.values()) {
-      clearTimeout(state.linger);
+    clearInterval(this.#sweeper);
+    for (const state of this.#keys.values()) {
+      clearTimeout(state.pending?.timer);
       for (const wake of [...state.waiters]) wake();
     }
-    this.#channels.clear();
+    this.#keys.clear();
     for (const subscriber of this.#subscribers ?? []) subscriber.close();
     this.#subscribers = undefined;
   }
 
-  #channel(channel: string): Channel {
-    let state = this.#channels.get(channel);
-    if (state) {
-      clearTimeout(state.linger);
-      state.linger = undefined;
-      return state;
+  #state(lock: string): KeyState {
+    let state = this.#keys.get(lock);
+    if (!state) {
+      state = {
+        lock,
+        waiters: new Set(),
+        last: undefined,
+        pending: undefined,
+        keepUntil: 0,
+        idleSince: 0,
+        woken: false,
+        registered: false,
+      };
+      this.#keys.set(lock, state);
+      this.#sweeper ??= setInterval(() => this.#sweep(), FORGET_MS).unref();
     }
-    state = { waiters: new Set(), lastToken: undefined, linger: undefined };
-    this.#channels.set(channel, state);
-    this.#subscribers ??= this.#nodes.map(
-      (node) =>
-        new Subscriber(
-          node,
-          (ch, token) => this.#onMessage(ch, token),
-          () => this.#wakeAll(),
-        ),
-    );
-    for (const subscriber of this.#subscribers) subscriber.subscribe(channel);
+    state.idleSince = 0;
     return state;
   }
 
-  #onMessage(channel: string, token: string): void {
-    const state = this.#channels.get(channel);
-    if (!state || state.lastToken === token) return;
-    state.lastToken = token;
+  #idle(state: KeyState): void {
+    if (state.waiters.size === 0 && !state.pending) state.idleSince = performance.now();
+  }
+
+  /** Forgets keys idle for `FORGET_MS` (kept that long so that late copies of a wake-up are recognised). */
+  #sweep(): void {
+    const before = performance.now() - FORGET_MS;
+    for (const [lock, state] of this.#keys) {
+      if (state.idleSince !== 0 && state.idleSince < before && state.keepUntil < before) this.#keys.delete(lock);
+    }
+    if (this.#keys.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  #onMessage(node: LockNode, payload: Buffer): void {
+    if (this.#closed) return;
+    // `<bytes of the name>:<lock key name><id>` (see the release script).
+    const colon = payload.indexOf(58);
+    const length = Number(payload.toString('latin1', 0, colon));
+    if (colon < 1 || !Number.isInteger(length) || colon + 1 + length > payload.length) return;
+    const lock = payload.toString('utf8', colon + 1, colon + 1 + length);
+    const id = payload.toString('utf8', colon + 1 + length);
+    const message = payload.toString('latin1');
+    const state = this.#keys.get(lock);
+    const last = state?.last;
+    // Another node's copy of the wake-up delivered last (the same node again is a new one: a
+    // waiter that passed it on there).
+    if (last?.message === message && !last.nodes.includes(node)) {
+      last.nodes.push(node);
+      return;
+    }
+    const pending = state?.pending;
+    if (pending?.message === message && !pending.nodes.includes(node)) {
+      pending.nodes.push(node);
+      if (state!.waiters.size > 0 && pending.nodes.length >= this.#quorum) this.#deliver(state!);
+      return;
+    }
+    if (pending) {
+      // A newer wake-up: the one pending goes now, to the waiters or on.
+      if (state!.waiters.size > 0) this.#deliver(state!);
+      else this.#passPending(state!);
+    }
+    const waiting = state !== undefined && state.waiters.size > 0;
+    const keep = this.#attempts > 0 || (state !== undefined && performance.now() < state.keepUntil);
+    if (!waiting && !keep) return this.#passOn(node, lock, id);
+    const target = state ?? this.#state(lock);
+    const wakeUp = { message, id, nodes: [node] };
+    if (waiting && this.#quorum <= 1) return this.#deliver(target, wakeUp);
+    const timer = setTimeout(
+      () => {
+        if (target.pending?.timer !== timer) return;
+        if (target.waiters.size > 0) this.#deliver(target);
+        else this.#passPending(target);
+      },
+      waiting ? COPIES_MS : KEEP_MS,
+    );
+    timer.unref();
+    target.idleSince = 0;
+    target.pending = { ...wakeUp, timer };
+  }
+
+  /** Wakes the key's waiters with `wakeUp` (by default its pending one). */
+  #deliver(state: KeyState, wakeUp: WakeUp = state.pending!): void {
+    clearTimeout(state.pending?.timer);
+    state.pending = undefined;
+    state.last = { message: wakeUp.message, id: wakeUp.id, nodes: wakeUp.nodes };
+    state.woken = true;
     for (const wake of [...state.waiters]) wake();
+    this.#idle(state);
+  }
+
+  /** The pending wake-up is nobody's here: each node that sent it wakes its next waiter. */
+  #passPending(state: KeyState): void {
+    const pending = state.pending!;
+    this.#drop(state);
+    for (const node of pending.nodes) this.#passOn(node, state.lock, pending.id);
+  }
+
+  #drop(state: KeyState): void {
+    clearTimeout(state.pending!.timer);
+    state.pending = undefined;
+    this.#idle(state);
+  }
+
+  /**
+   * Nobody here waits for `lock` any more: off the node's waiters set, and the node wakes its next
+   * waiter unless the key is held again.
+   */
+  #passOn(node: LockNode, lock: string, id: string): void {
+    if (this.#closed) return;
+    try {
+      node
+        .run(() => node.evalScript(PASS_ON_SCRIPT, lock, waitersKey(lock), lock, id, this.channel))
+        .catch(() => {});
+    } catch {
+      // A node that refuses commands now (down, stalled): its waiters are left to their backoff.
+    }
   }
 
   /** Wakes every waiter: a subscriber was not listening until now (a new connection, or a reconnect). */
   #wakeAll(): void {
-    for (const state of this.#channels.values()) {
+    for (const state of this.#keys.values()) {
       for (const wake of [...state.waiters]) wake();
     }
-  }
-
-  /** Stays subscribed a little after the last waiter left: a hot key's waiters come straight back. */
-  #linger(channel: string, state: Channel): void {
-    if (this.#closed) return;
-    state.linger = setTimeout(() => {
-      this.#channels.delete(channel);
-      for (const subscriber of this.#subscribers ?? []) subscriber.unsubscribe(channel);
-    }, LINGER_MS);
-    state.linger.unref();
   }
 }

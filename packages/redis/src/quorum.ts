@@ -39,7 +39,7 @@ export type Decided<T> = (replies: readonly (Reply<T> | undefined)[], index: num
  */
 export function gather<T>(
   nodes: readonly LockNode[],
-  command: (client: Redis | Cluster, node: LockNode) => Promise<T>,
+  command: (client: Redis | Cluster, node: LockNode, index: number) => Promise<T>,
   timeoutMs: number,
   decided: Decided<T>,
   /** The answers count toward a fence (acquire, hand-over): see `LockNode.runCounted`. */
@@ -78,8 +78,8 @@ export function gather<T>(
       let promise: Promise<T>;
       try {
         promise = counted
-          ? node.runCounted((client) => command(client, node))
-          : node.run((client) => command(client, node));
+          ? node.runCounted((client) => command(client, node, index))
+          : node.run((client) => command(client, node, index));
       } catch (error) {
         promise = Promise.reject(error);
       }

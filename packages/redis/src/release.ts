@@ -8,15 +8,25 @@ import { INSPECT_SCRIPT, RELEASE_SCRIPT } from './scripts.js';
 const deleted = (value: number) => value === 1;
 
 /**
- * Compare-and-delete on every node (publishing on the key's channel where it deleted). `true`
+ * Compare-and-delete on every node (waking the key's first waiter there, where it deleted). `true`
  * when a quorum still held it for us; `false` when too many nodes say it was not ours.
  */
 export async function release(set: NodeSet, lease: LeaseRef): Promise<boolean> {
   const names = redisKeyNames(lease.key, set.prefix);
-  const channel = set.notifications ? names.channel : '';
+  const wake = set.notifier ? names.lock : '';
+  const id = set.notifier?.wakeId() ?? '';
   const replies = await gather(
     set.nodes,
-    (_, node) => node.evalScript<number>(RELEASE_SCRIPT, names.lock, names.owner, lease.token, channel),
+    (_, node) =>
+      node.evalScript<number>(
+        RELEASE_SCRIPT,
+        names.lock,
+        names.owner,
+        names.waiters,
+        lease.token,
+        wake,
+        id,
+      ),
     set.nodeTimeoutMs(Infinity),
     quorumDecided(set.quorum, deleted),
   );

@@ -95,8 +95,8 @@ describe('configuration (rejected before any I/O)', () => {
     expect(redisKeyNames('orders:42')).toEqual({
       lock: 'leasekit:{orders:42}',
       fence: 'leasekit:{orders:42}:fence',
-      channel: 'leasekit:{orders:42}:released',
       owner: 'leasekit:{orders:42}:owner',
+      waiters: 'leasekit:{orders:42}:waiters',
     });
     expect(redisKeyNames('k', 'app:locks:').lock).toBe('app:locks:{k}');
   });
@@ -756,6 +756,8 @@ describe('on connections it created', () => {
       expect(await eventually(() => holders(admin, lease.key), all(null))).toEqual([null, null, null]);
       // Each node: EVALSHA refused, then EVAL, for the acquire and for the release (a node the
       // acquire's quorum did not wait for may get the release's EVALSHA before the acquire's EVAL).
+      // Backends of other test files share these servers: one that sends a script in full in
+      // between caches it again, and then our EVALSHA goes through.
       const scripts = async () =>
         watched.seen.map((names) =>
           names
@@ -764,7 +766,9 @@ describe('on connections it created', () => {
             .join(' '),
         );
       const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
-      expect(await eventually(scripts, twice)).toEqual(Array(3).fill('eval eval evalsha evalsha'));
+      const lines = await eventually(scripts, twice);
+      for (const line of lines) expect(['eval eval evalsha evalsha', 'eval evalsha evalsha', 'evalsha evalsha']).toContain(line);
+      expect(lines).toContain('eval eval evalsha evalsha');
     } finally {
       await watched.stop();
     }

@@ -1,16 +1,17 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { redisUrls } from '@leasekit/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisBackend, type RedisBackend, redisKeyNames } from '../src/index.js';
+import { createRedisBackend, type RedisBackend } from '../src/index.js';
 import { adminClients, closeAll, eventually, uniqueKey } from './helpers.js';
 
 const urls = redisUrls().slice(0, 3);
 const admin = adminClients(urls);
 const opened: RedisBackend[] = [];
-const backend = () => {
-  const created = createRedisBackend({ nodes: urls, onWarning: () => {} });
+const backend = (prefix?: string) => {
+  const created = createRedisBackend({ nodes: urls, prefix, onWarning: () => {} });
   opened.push(created);
   return created;
 };
@@ -68,20 +69,11 @@ function instance(config: Record<string, unknown>) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Subscribers of each channel, on each node. */
-async function subscribers(channels: readonly string[]): Promise<number[][]> {
-  return Promise.all(
-    admin.map(async (client) => {
-      const reply = (await client.call('PUBSUB', 'NUMSUB', ...channels)) as (string | number)[];
-      return channels.map((_, i) => Number(reply[2 * i + 1]));
-    }),
-  );
-}
-
 describe('fair across lockers (independent connections, as separate processes have)', () => {
-  it('a waiter that starts listening while its subscriber connection is still connecting is subscribed, and hears the release', async () => {
-    const holder = backend();
-    const listener = backend();
+  it('a backend that starts waiting while its subscriber connections are still connecting listens on every node, and hears the releases', async () => {
+    const prefix = `${uniqueKey('subscribe')}:`;
+    const holder = backend(prefix);
+    const listener = backend(prefix);
     const keys = Array.from({ length: 30 }, (_, i) => uniqueKey(`subscribe-${i}`));
     const held = await Promise.all(
       keys.map(async (key) => {
@@ -90,27 +82,36 @@ describe('fair across lockers (independent connections, as separate processes ha
         return { key, token };
       }),
     );
-    // The first wait creates the subscriber connection; the next ones come in while it connects.
+    const attempt = async (key: string) =>
+      expect(
+        (await listener.tryAcquire({ key, token: randomUUID(), ttlMs: 10_000, waitMs: 10_000 })).status,
+      ).toBe('held');
+    // The first attempt opens the subscriber connections; the next ones and their waits come in
+    // while they connect.
     const stop = new AbortController();
     const early: Promise<void>[] = [];
     for (const key of keys) {
+      await attempt(key);
       early.push(listener.released!(key, stop.signal));
       await sleep(1);
     }
-    const channels = keys.map((key) => redisKeyNames(key).channel);
-    const counts = await eventually(
-      () => subscribers(channels),
-      (perNode) => perNode.every((node) => node.every((count) => count >= 1)),
+    const channels = await eventually(
+      () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
+      (perNode) => perNode.every((names) => names.length === 1),
       3_000,
     );
-    expect(counts).toEqual(admin.map(() => channels.map(() => 1)));
-    // Each key's release wakes a waiter that listens from now on.
+    expect(channels.map((names) => names.length)).toEqual(admin.map(() => 1));
+    // Each key's release wakes the waiter, registered by its next attempt.
     let heard = 0;
-    const waits = keys.map((key) =>
-      listener.released!(key, stop.signal).then(() => {
-        if (!stop.signal.aborted) heard++;
-      }),
-    );
+    const waits: Promise<void>[] = [];
+    for (const key of keys) {
+      await attempt(key);
+      waits.push(
+        listener.released!(key, stop.signal).then(() => {
+          if (!stop.signal.aborted) heard++;
+        }),
+      );
+    }
     await Promise.all(held.map((lease) => holder.release(lease)));
     const bound = setTimeout(() => stop.abort(), 3_000);
     await Promise.all([...waits, ...early]);

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { createLocker } from '@leasekit/core';
+import { redisUrls } from '@leasekit/testing/vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedisBackend, type RedisBackend, redisKeyNames } from '../src/index.js';
+import { adminClients, closeAll, eventually, uniqueKey } from './helpers.js';
+
+const urls = redisUrls().slice(0, 3);
+const admin = adminClients(urls);
+const opened: RedisBackend[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((created) => created.close()));
+  await closeAll(admin);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Backends of one application (one prefix), each as a process of its own would have it, with
+ * their subscriber connections up (`listening` of them, on every node).
+ */
+async function backends(count: number, listening = count) {
+  const prefix = `${uniqueKey('wake')}:`;
+  const created = Array.from({ length: count }, () => {
+    const backend = createRedisBackend({ nodes: urls, prefix, onWarning: () => {} });
+    opened.push(backend);
+    return backend;
+  });
+  // A wait opens a backend's subscriber connections; it listens once every node confirmed.
+  const stop = new AbortController();
+  for (const backend of created.slice(0, listening)) void backend.released!(uniqueKey('warm'), stop.signal);
+  const channels = await eventually(
+    () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
+    (perNode) => perNode.every((names) => names.length === listening),
+    5_000,
+  );
+  expect(channels.map((names) => names.length)).toEqual(admin.map(() => listening));
+  stop.abort();
+  return { prefix, backends: created };
+}
+
+/** The waiters set of `key` on each node, first first. */
+function waiters(key: string, prefix: string): Promise<string[][]> {
+  const { waiters: set } = redisKeyNames(key, prefix);
+  return Promise.all(admin.map((client) => client.zrange(set, 0, -1)));
+}
+
+/** An attempt that finds `key` held, by a caller prepared to wait: it registers as a waiter. */
+async function attemptHeld(backend: RedisBackend, key: string): Promise<void> {
+  const outcome = await backend.tryAcquire({ key, token: randomUUID(), ttlMs: 10_000, waitMs: 10_000 });
+  expect(outcome.status).toBe('held');
+}
+
+/** Registers each backend in turn; returns the wake channel each registered. */
+async function register(all: readonly RedisBackend[], key: string, prefix: string): Promise<string[]> {
+  const channels: string[] = [];
+  for (const backend of all) {
+    await attemptHeld(backend, key);
+    const sets = await eventually(
+      () => waiters(key, prefix),
+      (perNode) => perNode.every((set) => set.length === channels.length + 1),
+    );
+    const added = sets[0]![channels.length]!;
+    expect(sets).toEqual(admin.map(() => [...channels, added]));
+    channels.push(added);
+  }
+  return channels;
+}
+
+/** A `released()` wait that records when (if) it woke. */
+function hint(backend: RedisBackend, key: string, stop: AbortSignal) {
+  const state = { woke: false };
+  const done = backend.released!(key, stop).then(() => {
+    if (!stop.aborted) state.woke = true;
+  });
+  return { state, done };
+}
+
+describe('release wake-ups: one waiter per release, the one that waited longest', () => {
+  it('a release wakes the first registered waiter and no other; each waiter is registered once, at the end', async () => {
+    const { prefix, backends: [holder, ...waiting] } = await backends(4);
+    const key = uniqueKey('first');
+    const token = 'holder';
+    expect((await holder!.tryAcquire({ key, token, ttlMs: 10_000 })).status).toBe('acquired');
+    const channels = await register(waiting, key, prefix);
+    // Another attempt of a registered waiter keeps its place.
+    await attemptHeld(waiting[0]!, key);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels));
+    const stop = new AbortController();
+    const hints = waiting.map((backend) => hint(backend, key, stop.signal));
+    await sleep(20);
+    expect(await holder!.release({ key, token })).toBe(true);
+    await Promise.race([hints[0]!.done, sleep(2_000)]);
+    await sleep(300); // time for a wrong wake-up to arrive
+    expect(hints.map((h) => h.state.woke)).toEqual([true, false, false]);
+    // Taken off on every node; the others keep their order.
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels.slice(1)));
+    stop.abort();
+  });
+
+  it('the waiters set lives a minute past the last attempt that joined it, and taking the key leaves it', async () => {
+    const { prefix, backends: [holder, waiter] } = await backends(2);
+    const key = uniqueKey('expiry');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await register([waiter!], key, prefix);
+    const { waiters: set } = redisKeyNames(key, prefix);
+    for (const ttl of await Promise.all(admin.map((client) => client.pttl(set)))) {
+      expect(ttl).toBeGreaterThan(55_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+    await holder!.release({ key, token: 'h' });
+    expect((await waiter!.tryAcquire({ key, token: 'w', ttlMs: 10_000, waitMs: 1_000 })).status).toBe('acquired');
+    expect(await Promise.all(admin.map((client) => client.exists(set)))).toEqual(admin.map(() => 0));
+  });
+
+  it('a woken waiter that finds the key taken again keeps its place: it goes back to the front', async () => {
+    const { prefix, backends: [holder, first, second] } = await backends(3);
+    const key = uniqueKey('front');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    const channels = await register([first!, second!], key, prefix);
+    const stop = new AbortController();
+    const woken = hint(first!, key, stop.signal);
+    // Released, and taken again by a caller that did not wait, before the woken waiter attempts.
+    const [released, again] = await Promise.all([
+      holder!.release({ key, token: 'h' }),
+      holder!.tryAcquire({ key, token: 'h2', ttlMs: 10_000 }),
+    ]);
+    expect([released, again.status]).toEqual([true, 'acquired']);
+    await Promise.race([woken.done, sleep(2_000)]);
+    expect(woken.state.woke).toBe(true);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels.slice(1)));
+    await attemptHeld(first!, key);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels));
+    // A later attempt without a wake-up keeps that place.
+    await attemptHeld(first!, key);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels));
+    stop.abort();
+  });
+
+  it('a wake-up passed on when the key is held again wakes nobody: the new holder\'s release wakes the next', async () => {
+    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const key = uniqueKey('pass-on-held');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    const channels = await register([gone!, next!], key, prefix);
+    await sleep(150);
+    const stop = new AbortController();
+    const woken = hint(next!, key, stop.signal);
+    // Released and taken again at once, in one write per node: `gone`'s pass-on finds it held.
+    const [released, again] = await Promise.all([
+      holder!.release({ key, token: 'h' }),
+      holder!.tryAcquire({ key, token: 'h2', ttlMs: 10_000 }),
+    ]);
+    expect([released, again.status]).toEqual([true, 'acquired']);
+    await sleep(300);
+    expect(woken.state.woke).toBe(false);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => channels.slice(1)));
+    await holder!.release({ key, token: 'h2' });
+    await Promise.race([woken.done, sleep(2_000)]);
+    expect(woken.state.woke).toBe(true);
+    stop.abort();
+  });
+
+  it('a waiter that gives up leaves the waiters set at once', async () => {
+    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const key = uniqueKey('leave');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    const channels = await register([gone!, next!], key, prefix);
+    const giveUp = new AbortController();
+    void gone!.released!(key, giveUp.signal);
+    await sleep(20);
+    giveUp.abort();
+    expect(
+      await eventually(
+        () => waiters(key, prefix),
+        (sets) => sets.every((set) => set.length === 1),
+      ),
+    ).toEqual(admin.map(() => channels.slice(1)));
+    // The release right after wakes the next waiter.
+    const stop = new AbortController();
+    const woken = hint(next!, key, stop.signal);
+    await holder!.release({ key, token: 'h' });
+    await Promise.race([woken.done, sleep(2_000)]);
+    expect(woken.state.woke).toBe(true);
+    stop.abort();
+  });
+
+  it('a waiter that no longer waits passes the wake-up on to the next', async () => {
+    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const key = uniqueKey('pass-on');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await register([gone!, next!], key, prefix);
+    // `gone` registered but stopped waiting (its acquire timed out or was aborted): no wait of its own.
+    await sleep(150);
+    const stop = new AbortController();
+    const woken = hint(next!, key, stop.signal);
+    await holder!.release({ key, token: 'h' });
+    await Promise.race([woken.done, sleep(3_000)]);
+    expect(woken.state.woke).toBe(true);
+    // (The last node's copy may come after the quorum's.)
+    expect(
+      await eventually(
+        () => waiters(key, prefix),
+        (sets) => sets.every((set) => set.length === 0),
+      ),
+    ).toEqual(admin.map(() => []));
+    stop.abort();
+  });
+
+  it('a waiter whose process is gone is skipped', async () => {
+    const { prefix, backends: [holder, dead, next] } = await backends(3);
+    const key = uniqueKey('dead');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await register([dead!, next!], key, prefix);
+    await dead!.close();
+    const stop = new AbortController();
+    const woken = hint(next!, key, stop.signal);
+    await eventually(
+      () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
+      (perNode) => perNode.every((names) => names.length === 2),
+    );
+    await holder!.release({ key, token: 'h' });
+    await Promise.race([woken.done, sleep(2_000)]);
+    expect(woken.state.woke).toBe(true);
+    // (The last node's copy may come after the quorum's.)
+    expect(
+      await eventually(
+        () => waiters(key, prefix),
+        (sets) => sets.every((set) => set.length === 0),
+      ),
+    ).toEqual(admin.map(() => []));
+    stop.abort();
+  });
+
+  it('a wake-up that comes between a held attempt and its wait is kept for that wait', async () => {
+    const { prefix, backends: [holder, first, second] } = await backends(3);
+    const key = uniqueKey('kept');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await register([first!, second!], key, prefix);
+    const stop = new AbortController();
+    const later = hint(second!, key, stop.signal);
+    // The first attempts again (held) and, before it sleeps, the key is released.
+    await attemptHeld(first!, key);
+    await holder!.release({ key, token: 'h' });
+    await sleep(30);
+    const kept = hint(first!, key, stop.signal);
+    await Promise.race([kept.done, sleep(20)]);
+    expect(kept.state.woke).toBe(true);
+    await sleep(300);
+    expect(later.state.woke).toBe(false);
+    stop.abort();
+  });
+
+  it('a backend that waits before its subscriber connections are up registers once they are', async () => {
+    const { prefix, backends: [holder, waiter] } = await backends(2, 1);
+    const key = uniqueKey('late');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    // Not listening yet: this attempt registers nowhere, and opens no connection...
+    await attemptHeld(waiter!, key);
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => []));
+    expect(await Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`)))).toEqual(
+      admin.map(() => [expect.any(String)]),
+    );
+    const stop = new AbortController();
+    // ... its wait does, and ends when a connection is up (a release meanwhile was not heard)...
+    await Promise.race([waiter!.released!(key, stop.signal), sleep(5_000)]);
+    await eventually(
+      () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
+      (perNode) => perNode.every((names) => names.length === 2),
+    );
+    // ... and, once all are, the next attempt registers on every node.
+    await register([waiter!], key, prefix);
+    stop.abort();
+  });
+
+  it('lockers in separate backends get a hot key in the order they came, with no retry before their turn', async () => {
+    const { backends: created } = await backends(4);
+    const key = uniqueKey('order');
+    // Retries so rare that only wake-ups hand the key on.
+    const lockers = created.map((backend) =>
+      createLocker(backend, { ttl: '10s', retry: { initial: '20s', max: '20s', maxJitter: 0 } }),
+    );
+    const order: number[] = [];
+    const first = await lockers[0]!.acquire(key);
+    const turns = lockers.slice(1).map(async (locker, index) => {
+      await sleep(100 * index);
+      const lease = await locker.acquire(key, { wait: '10s' });
+      order.push(index + 1);
+      await sleep(5);
+      await lease.release();
+    });
+    await sleep(400);
+    const releasedAt = performance.now();
+    await first.release();
+    await Promise.all(turns);
+    expect(order).toEqual([1, 2, 3]);
+    expect(performance.now() - releasedAt).toBeLessThan(2_000);
+    await Promise.all(lockers.map((locker) => locker.close()));
+  });
+});
