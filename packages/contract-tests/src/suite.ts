@@ -270,7 +270,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
           // listening just started says so): then the waiter attempts and waits again.
           let woke = false;
           let hint: Promise<void> | undefined;
-          for (let round = 0; round < 5 && !hint; round++) {
+          for (let round = 0; round < 10 && !hint; round++) {
             const attempt = await backend.tryAcquire({ key: k, token: randomUUID(), ttlMs, waitMs: 10_000 });
             expect(attempt.status).toBe('held');
             const waiting = backend.released(k, stop.signal).then(() => {
@@ -281,6 +281,7 @@ export function runLeaseContractTests(options: ContractOptions): void {
             woke = false;
           }
           expect(hint, 'the hint kept firing while the key stayed held').toBeDefined();
+          expect(woke, 'the hint fired before the release').toBe(false);
           await lease.release();
           await Promise.race([hint, sleep(5_000)]);
           expect(woke).toBe(true);

@@ -24,26 +24,24 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   // where this backend listens for it (it starts listening when a caller first waits: see
   // `released`, which the locker calls after a held attempt).
   const notifier = (request.waitMs ?? 0) > 0 ? set.notifier : undefined;
-  let registered = false;
-  let woken = false;
-  if (notifier) {
-    woken = notifier.takeWoken(names.lock);
-    notifier.attempting();
-  }
+  // Decided before any command is built (a node still connecting builds its command later).
+  const waiters = notifier ? set.nodes.map((_, index) => notifier.waiterOn(index)) : undefined;
+  const registering = waiters?.some((waiter) => waiter !== '') ?? false;
+  const woken = registering && notifier!.takeWoken(names.lock);
+  // Other callers of this backend wait for the key: taking it keeps the backend's place.
+  const stay = registering && notifier!.othersWaiting(names.lock);
+  if (registering) notifier!.attempting();
   const replies = await gather(
     set.nodes,
-    (_, node, index) => {
-      const waiter = notifier?.waiterOn(index) ?? '';
-      if (waiter !== '') registered = true;
-      return acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? '', waiter, woken);
-    },
+    (_, node, index) =>
+      acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? '', waiters?.[index] ?? '', woken, stay),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
     true,
   );
   const granted = indexesWhere(replies, acquired);
   // (`gather` never rejects.)
-  notifier?.attempted(names.lock, granted.length >= set.quorum);
+  if (registering) notifier!.attempted(names.lock, granted.length >= set.quorum);
   if (granted.length >= set.quorum) {
     if (!set.fencing) return { status: 'acquired' };
     const fenceOf = (index: number) => (replies[index] as { value: AcquireReply }).value[1];
@@ -58,16 +56,18 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
         names,
         token,
         replies.map(() => undefined),
+        true,
       );
       throw error;
     }
   }
-  unlock(set, names, token, replies);
-  if (registered) notifier!.expect(names.lock);
   const held = replies.flatMap((reply) =>
     reply?.status === 'value' && !acquired(reply.value) ? [reply.value[1]] : [],
   );
-  if (held.length > set.nodes.length - set.quorum) {
+  const heldElsewhere = held.length > set.nodes.length - set.quorum;
+  unlock(set, names, token, replies, !heldElsewhere);
+  if (registering) notifier!.expect(names.lock);
+  if (heldElsewhere) {
     return { status: 'held', retryAfterMs: freeIn(held, set.nodes.length - set.quorum) };
   }
   throw quorumError('acquire', outcomes(set.nodes, replies, judge), set.quorum, 'acquire', key);
@@ -89,6 +89,7 @@ function acquireOnNode(
   owner: string,
   waiter: string,
   woken: boolean,
+  stay: boolean,
 ): Promise<AcquireReply> {
   return node.evalScript<AcquireReply>(
     ACQUIRE_SCRIPT,
@@ -102,28 +103,33 @@ function acquireOnNode(
     owner,
     waiter,
     woken ? 1 : 0,
+    stay ? 1 : 0,
   );
 }
 
 /**
- * Compare-and-delete on every node that did not answer "held elsewhere". Fire and forget. Where
- * it deletes, it wakes the key's first waiter, as a release does: an attempt that split the
- * nodes with others (none reached a quorum) leaves the key free, and the waiters asleep.
+ * Compare-and-delete on every node that did not answer "held elsewhere". Fire and forget. With
+ * `wake`, where it deletes, it wakes the key's first waiter, as a release does: an attempt that
+ * split the nodes with others (none reached a quorum) leaves the key free, and the waiters
+ * asleep. Not when a quorum holds the key elsewhere: the waiter woken could only fail (and wake
+ * the next, in turn, through the whole set); the holder's release wakes it.
  */
 function unlock(
   set: NodeSet,
   names: RedisKeyNames,
   token: string,
   replies: readonly (Reply<AcquireReply> | undefined)[],
+  wakeNext: boolean,
 ): void {
-  const wake = set.notifier ? names.lock : '';
+  const wake = set.notifier && wakeNext ? names.lock : '';
   const id = set.notifier?.wakeId() ?? '';
   set.nodes.forEach((node, index) => {
     const reply = replies[index];
     if (reply?.status === 'value' && !acquired(reply.value)) return;
+    const cluster = node.isCluster ? 1 : 0;
     node
       .run(() =>
-        node.evalScript(RELEASE_SCRIPT, names.lock, names.owner, names.waiters, token, wake, id),
+        node.evalScript(RELEASE_SCRIPT, names.lock, names.owner, names.waiters, token, wake, id, cluster),
       )
       .catch(() => {});
   });

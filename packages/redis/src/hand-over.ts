@@ -39,7 +39,7 @@ export async function handOver(
         lease.token,
         ttlMs,
         set.fencing ? fences : 0,
-        set.notifier?.channel ?? '',
+        set.notifier?.ownPlace(names.lock) ?? '',
       ),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, counted),

@@ -18,6 +18,14 @@ const KEEP_MS = 100;
  */
 const COPIES_MS = 5;
 
+/**
+ * A lock key name as it comes back in a wake-up: sent as UTF-8, a lone surrogate comes back as
+ * U+FFFD. Names are looked up in this form.
+ */
+function asSent(lock: string): string {
+  return /[\uD800-\uDFFF]/.test(lock) ? Buffer.from(lock).toString() : lock;
+}
+
 /** Idle keys (nobody waiting, nothing kept) are forgotten this long after they fell idle. */
 const FORGET_MS = 1_000;
 
@@ -178,10 +186,28 @@ export class ReleaseNotifier {
   attempted(lock: string, acquired: boolean): void {
     this.#attempts--;
     if (!acquired) return;
-    const state = this.#keys.get(lock);
-    if (state === undefined) return;
+    const state = this.#keys.get(asSent(lock));
+    // Other callers here still wait: the acquire kept the backend's place (see `othersWaiting`).
+    if (state === undefined || state.waiters.size > 0) return;
     state.registered = false;
-    if (state.pending && state.waiters.size === 0) this.#drop(state);
+    if (state.pending) this.#drop(state);
+  }
+
+  /**
+   * Callers of this backend other than the one attempting wait for `lock` (several lockers on one
+   * backend): its acquire keeps the backend's place in the waiters set, for them.
+   */
+  othersWaiting(lock: string): boolean {
+    return (this.#keys.get(asSent(lock))?.waiters.size ?? 0) > 0;
+  }
+
+  /**
+   * The backend's own place in `lock`'s waiters set, not to count as somebody else waiting (a
+   * hand-over asks): its channel, unless callers of this backend wait for the key (then they are
+   * somebody else, for the holder).
+   */
+  ownPlace(lock: string): string {
+    return this.othersWaiting(lock) ? '' : this.channel;
   }
 
   /**
@@ -190,9 +216,11 @@ export class ReleaseNotifier {
    */
   expect(lock: string): void {
     if (this.#closed) return;
-    const state = this.#state(lock);
+    const state = this.#state(asSent(lock));
     state.keepUntil = performance.now() + KEEP_MS;
     state.registered = true;
+    // Forgotten in time if no wait follows (the sweep spares it while it is kept).
+    this.#idle(state);
   }
 
   /**
@@ -201,7 +229,7 @@ export class ReleaseNotifier {
    * took it off).
    */
   takeWoken(lock: string): boolean {
-    const state = this.#keys.get(lock);
+    const state = this.#keys.get(asSent(lock));
     if (!state?.woken) return false;
     state.woken = false;
     return true;
@@ -212,7 +240,7 @@ export class ReleaseNotifier {
     return new Promise<void>((resolve) => {
       if (this.#closed || signal.aborted) return resolve();
       this.#listen();
-      const state = this.#state(lock);
+      const state = this.#state(asSent(lock));
       state.keepUntil = 0;
       const wake = () => {
         signal.removeEventListener('abort', leave);
@@ -227,7 +255,8 @@ export class ReleaseNotifier {
         wake();
         if (state.waiters.size > 0 || !state.registered || this.#closed) return;
         state.registered = false;
-        for (const node of this.#nodes) this.#passOn(node, lock, this.wakeId());
+        const id = this.wakeId();
+        for (const node of this.#nodes) this.#passOn(node, state.lock, id);
       };
       state.waiters.add(wake);
       signal.addEventListener('abort', leave, { once: true });
@@ -362,7 +391,17 @@ export class ReleaseNotifier {
     if (this.#closed) return;
     try {
       node
-        .run(() => node.evalScript(PASS_ON_SCRIPT, lock, waitersKey(lock), lock, id, this.channel))
+        .run(() =>
+          node.evalScript(
+            PASS_ON_SCRIPT,
+            lock,
+            waitersKey(lock),
+            lock,
+            id,
+            this.channel,
+            node.isCluster ? 1 : 0,
+          ),
+        )
         .catch(() => {});
     } catch {
       // A node that refuses commands now (down, stalled): its waiters are left to their backoff.

@@ -26,6 +26,7 @@ export async function release(set: NodeSet, lease: LeaseRef): Promise<boolean> {
         lease.token,
         wake,
         id,
+        node.isCluster ? 1 : 0,
       ),
     set.nodeTimeoutMs(Infinity),
     quorumDecided(set.quorum, deleted),

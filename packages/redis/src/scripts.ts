@@ -7,20 +7,27 @@ import { isReplyError } from './errors.js';
 // the front of the waiters set until one is a channel somebody listens on (PUBLISH answers how
 // many clients heard it: a process that died, or its connection, no longer counts). The message
 // is the lock key's name, prefixed with its length in bytes, then the wake-up's id (one per
-// release, the same on every node, so that a waiter can tell the nodes' copies of it). Inside a
-// script whose KEYS[waiters] is the set and whose ARGV[name], ARGV[id] are the message's parts.
-const wakeNext = (waiters: number, name: number, id: number) => `
+// release, the same on every node, so that a waiter can tell the nodes' copies of it). On a
+// Cluster node (ARGV[cluster] '1') PUBLISH counts only the listeners connected to that node, so
+// the first waiter is taken off and woken whether it listens or not. Inside a script whose
+// KEYS[waiters] is the set and whose ARGV[name], ARGV[id], ARGV[cluster] are the message's parts
+// and the flag. The set's changes depend on PUBLISH's answer: effects replication (Redis 3.2 and
+// 4; the default from 5) replicates the changes, not the script.
+const wakeNext = (waiters: number, name: number, id: number, cluster: number) => `
 local message = #ARGV[${name}] .. ':' .. ARGV[${name}] .. ARGV[${id}]
 while true do
   local first = redis.call('ZRANGE', KEYS[${waiters}], 0, 0)[1]
   if not first then break end
   redis.call('ZREM', KEYS[${waiters}], first)
-  if redis.call('PUBLISH', first, message) > 0 then break end
+  if redis.call('PUBLISH', first, message) > 0 or ARGV[${cluster}] == '1' then break end
 end`;
+
+const EFFECTS = `if redis.replicate_commands then redis.replicate_commands() end`;
 
 // The acquire (see acquire.ts). KEYS: lock, fence, owner, waiters. ARGV: token, ttl ms, fencing
 // ('1' | '0'), owner ('' for none), waiter (this backend's wake channel; '' when it will not
-// wait), woken ('1': this attempt follows a wake-up, which took the waiter off the set). The owner
+// wait), woken ('1': this attempt follows a wake-up, which took the waiter off the set), stay
+// ('1': other callers of this backend wait for the key too, so taking it keeps its place). The owner
 // key holds `token\nowner`, with the lock key's TTL (renewed and deleted by the same scripts);
 // INSPECT tells it only while that token holds the lock, so one left behind (by an older client's
 // release, say) is never shown for another holder. A waiter whose attempt finds the key held joins
@@ -48,7 +55,7 @@ if current and current ~= ARGV[1] then
   end
   return {0, redis.call('PTTL', KEYS[1])}
 end
-if ARGV[5] ~= '' then redis.call('ZREM', KEYS[4], ARGV[5]) end
+if ARGV[5] ~= '' and ARGV[7] ~= '1' then redis.call('ZREM', KEYS[4], ARGV[5]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[4], 'PX', ARGV[2]) end
 if current then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -92,22 +99,24 @@ return {count, waiting}
 `;
 
 // KEYS: lock, owner, waiters. ARGV: token, the lock key's name ('' to wake nobody), the wake-up's
-// id. 1: deleted, and the first waiter woken; 0: not ours.
+// id, cluster ('1' on a Cluster node). 1: deleted, and the first waiter woken; 0: not ours.
 const RELEASE = `
+${EFFECTS}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-if ARGV[2] ~= '' then${wakeNext(3, 2, 3)}
+if ARGV[2] ~= '' then${wakeNext(3, 2, 3, 4)}
 end
 return 1
 `;
 
-// KEYS: lock, waiters. ARGV: the lock key's name, the wake-up's id, this backend's wake channel.
-// A backend that no longer waits for the key leaves its waiters set and, when the key is free,
-// wakes the next waiter (it was woken itself, or may have been). 1: woke the next; 0: the key is
-// held (its holder's release wakes the next).
+// KEYS: lock, waiters. ARGV: the lock key's name, the wake-up's id, this backend's wake channel,
+// cluster ('1' on a Cluster node). A backend that no longer waits for the key leaves its waiters
+// set and, when the key is free, wakes the next waiter (it was woken itself, or may have been).
+// 1: woke the next; 0: the key is held (its holder's release wakes the next).
 const PASS_ON = `
+${EFFECTS}
 redis.call('ZREM', KEYS[2], ARGV[3])
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end${wakeNext(2, 1, 2)}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end${wakeNext(2, 1, 2, 4)}
 return 1
 `;
 

@@ -55,9 +55,13 @@ async function attemptHeld(backend: RedisBackend, key: string): Promise<void> {
 async function register(all: readonly RedisBackend[], key: string, prefix: string): Promise<string[]> {
   const channels: string[] = [];
   for (const backend of all) {
-    await attemptHeld(backend, key);
+    // Again until every node has it: the server confirms a subscription a little before the
+    // backend hears of it, and registers only where it knows it listens.
     const sets = await eventually(
-      () => waiters(key, prefix),
+      async () => {
+        await attemptHeld(backend, key);
+        return waiters(key, prefix);
+      },
       (perNode) => perNode.every((set) => set.length === channels.length + 1),
     );
     const added = sets[0]![channels.length]!;
@@ -101,16 +105,31 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   it('the waiters set lives a minute past the last attempt that joined it, and taking the key leaves it', async () => {
     const { prefix, backends: [holder, waiter] } = await backends(2);
     const key = uniqueKey('expiry');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    // The holding expires (nobody releases it, so nobody takes the waiter off the set).
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
     await register([waiter!], key, prefix);
     const { waiters: set } = redisKeyNames(key, prefix);
     for (const ttl of await Promise.all(admin.map((client) => client.pttl(set)))) {
       expect(ttl).toBeGreaterThan(55_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
     }
-    await holder!.release({ key, token: 'h' });
+    await sleep(350);
     expect((await waiter!.tryAcquire({ key, token: 'w', ttlMs: 10_000, waitMs: 1_000 })).status).toBe('acquired');
     expect(await Promise.all(admin.map((client) => client.exists(set)))).toEqual(admin.map(() => 0));
+  });
+
+  it("an acquire keeps the backend's place while other callers of the same backend still wait", async () => {
+    const { prefix, backends: [holder, shared] } = await backends(2);
+    const key = uniqueKey('shared');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
+    const [channel] = await register([shared!], key, prefix);
+    // Another caller of the same backend (a second locker) waits for the key.
+    const stop = new AbortController();
+    void shared!.released!(key, stop.signal);
+    await sleep(350);
+    expect((await shared!.tryAcquire({ key, token: 's', ttlMs: 10_000, waitMs: 1_000 })).status).toBe('acquired');
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => [channel]));
+    stop.abort();
   });
 
   it('a woken waiter that finds the key taken again keeps its place: it goes back to the front', async () => {
@@ -137,7 +156,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     stop.abort();
   });
 
-  it('a wake-up passed on when the key is held again wakes nobody: the new holder\'s release wakes the next', async () => {
+  it("a wake-up passed on when the key is held again wakes nobody: the new holder's release wakes the next", async () => {
     const { prefix, backends: [holder, gone, next] } = await backends(3);
     const key = uniqueKey('pass-on-held');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
@@ -206,6 +225,26 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     stop.abort();
   });
 
+  it('an attempt that takes a node but finds the key held on a quorum gives that node back without waking anyone', async () => {
+    const { prefix, backends: [holder, waiter, other] } = await backends(3);
+    const key = uniqueKey('minority');
+    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    const channels = await register([waiter!], key, prefix);
+    const stop = new AbortController();
+    const woken = hint(waiter!, key, stop.signal);
+    // The holding is gone from the last node only (evicted, say): another attempt takes that node.
+    await admin[2]!.del(redisKeyNames(key, prefix).lock);
+    expect((await other!.tryAcquire({ key, token: 'o', ttlMs: 10_000 })).status).toBe('held');
+    await sleep(200);
+    // Its give-back there woke nobody: the waiter would only have failed (the holder has a quorum).
+    expect(woken.state.woke).toBe(false);
+    expect((await waiters(key, prefix))[2]).toEqual(channels);
+    await holder!.release({ key, token: 'h' });
+    await Promise.race([woken.done, sleep(2_000)]);
+    expect(woken.state.woke).toBe(true);
+    stop.abort();
+  });
+
   it('a waiter whose process is gone is skipped', async () => {
     const { prefix, backends: [holder, dead, next] } = await backends(3);
     const key = uniqueKey('dead');
@@ -241,7 +280,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     // The first attempts again (held) and, before it sleeps, the key is released.
     await attemptHeld(first!, key);
     await holder!.release({ key, token: 'h' });
-    await sleep(30);
+    await sleep(15);
     const kept = hint(first!, key, stop.signal);
     await Promise.race([kept.done, sleep(20)]);
     expect(kept.state.woke).toBe(true);
