@@ -34,7 +34,17 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   const replies = await gather(
     set.nodes,
     (_, node, index) =>
-      acquireOnNode(node, names, token, ttlMs, set.fencing, request.owner ?? '', waiters?.[index] ?? '', woken, stay),
+      acquireOnNode(
+        node,
+        names,
+        token,
+        ttlMs,
+        set.fencing,
+        request.owner ?? '',
+        waiters?.[index] ?? '',
+        woken,
+        stay,
+      ),
     set.nodeTimeoutMs(ttlMs),
     quorumDecided(set.quorum, acquired),
     true,

@@ -305,7 +305,8 @@ export class ReleaseNotifier {
   #sweep(): void {
     const before = performance.now() - FORGET_MS;
     for (const [lock, state] of this.#keys) {
-      if (state.idleSince !== 0 && state.idleSince < before && state.keepUntil < before) this.#keys.delete(lock);
+      if (state.idleSince !== 0 && state.idleSince < before && state.keepUntil < before)
+        this.#keys.delete(lock);
     }
     if (this.#keys.size === 0) {
       clearInterval(this.#sweeper);
@@ -343,10 +344,16 @@ export class ReleaseNotifier {
     }
     const waiting = state !== undefined && state.waiters.size > 0;
     const keep = this.#attempts > 0 || (state !== undefined && performance.now() < state.keepUntil);
-    if (!waiting && !keep) return this.#passOn(node, lock, id);
+    if (!waiting && !keep) {
+      this.#passOn(node, lock, id);
+      return;
+    }
     const target = state ?? this.#state(lock);
     const wakeUp = { message, id, nodes: [node] };
-    if (waiting && this.#quorum <= 1) return this.#deliver(target, wakeUp);
+    if (waiting && this.#quorum <= 1) {
+      this.#deliver(target, wakeUp);
+      return;
+    }
     const timer = setTimeout(
       () => {
         if (target.pending?.timer !== timer) return;
@@ -366,6 +373,8 @@ export class ReleaseNotifier {
     state.pending = undefined;
     state.last = { message: wakeUp.message, id: wakeUp.id, nodes: wakeUp.nodes };
     state.woken = true;
+    // The waiters' attempts are on their way: a newer wake-up meanwhile is kept for them.
+    state.keepUntil = performance.now() + KEEP_MS;
     for (const wake of [...state.waiters]) wake();
     this.#idle(state);
   }

@@ -767,7 +767,8 @@ describe('on connections it created', () => {
         );
       const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
       const lines = await eventually(scripts, twice);
-      for (const line of lines) expect(['eval eval evalsha evalsha', 'eval evalsha evalsha', 'evalsha evalsha']).toContain(line);
+      for (const line of lines)
+        expect(['eval eval evalsha evalsha', 'eval evalsha evalsha', 'evalsha evalsha']).toContain(line);
       expect(lines).toContain('eval eval evalsha evalsha');
     } finally {
       await watched.stop();

@@ -11,7 +11,7 @@ const urls = redisUrls().slice(0, 3);
 const admin = adminClients(urls);
 const opened: RedisBackend[] = [];
 const backend = (prefix?: string) => {
-  const created = createRedisBackend({ nodes: urls, prefix, onWarning: () => {} });
+  const created = createRedisBackend({ nodes: urls, ...(prefix ? { prefix } : {}), onWarning: () => {} });
   opened.push(created);
   return created;
 };

@@ -82,7 +82,10 @@ function hint(backend: RedisBackend, key: string, stop: AbortSignal) {
 
 describe('release wake-ups: one waiter per release, the one that waited longest', () => {
   it('a release wakes the first registered waiter and no other; each waiter is registered once, at the end', async () => {
-    const { prefix, backends: [holder, ...waiting] } = await backends(4);
+    const {
+      prefix,
+      backends: [holder, ...waiting],
+    } = await backends(4);
     const key = uniqueKey('first');
     const token = 'holder';
     expect((await holder!.tryAcquire({ key, token, ttlMs: 10_000 })).status).toBe('acquired');
@@ -103,7 +106,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('the waiters set lives a minute past the last attempt that joined it, and taking the key leaves it', async () => {
-    const { prefix, backends: [holder, waiter] } = await backends(2);
+    const {
+      prefix,
+      backends: [holder, waiter],
+    } = await backends(2);
     const key = uniqueKey('expiry');
     // The holding expires (nobody releases it, so nobody takes the waiter off the set).
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
@@ -114,12 +120,17 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       expect(ttl).toBeLessThanOrEqual(60_000);
     }
     await sleep(350);
-    expect((await waiter!.tryAcquire({ key, token: 'w', ttlMs: 10_000, waitMs: 1_000 })).status).toBe('acquired');
+    expect((await waiter!.tryAcquire({ key, token: 'w', ttlMs: 10_000, waitMs: 1_000 })).status).toBe(
+      'acquired',
+    );
     expect(await Promise.all(admin.map((client) => client.exists(set)))).toEqual(admin.map(() => 0));
   });
 
   it("an acquire keeps the backend's place while other callers of the same backend still wait", async () => {
-    const { prefix, backends: [holder, shared] } = await backends(2);
+    const {
+      prefix,
+      backends: [holder, shared],
+    } = await backends(2);
     const key = uniqueKey('shared');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
     const [channel] = await register([shared!], key, prefix);
@@ -127,13 +138,18 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     const stop = new AbortController();
     void shared!.released!(key, stop.signal);
     await sleep(350);
-    expect((await shared!.tryAcquire({ key, token: 's', ttlMs: 10_000, waitMs: 1_000 })).status).toBe('acquired');
+    expect((await shared!.tryAcquire({ key, token: 's', ttlMs: 10_000, waitMs: 1_000 })).status).toBe(
+      'acquired',
+    );
     expect(await waiters(key, prefix)).toEqual(admin.map(() => [channel]));
     stop.abort();
   });
 
   it('a woken waiter that finds the key taken again keeps its place: it goes back to the front', async () => {
-    const { prefix, backends: [holder, first, second] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, first, second],
+    } = await backends(3);
     const key = uniqueKey('front');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     const channels = await register([first!, second!], key, prefix);
@@ -157,7 +173,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it("a wake-up passed on when the key is held again wakes nobody: the new holder's release wakes the next", async () => {
-    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, gone, next],
+    } = await backends(3);
     const key = uniqueKey('pass-on-held');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     const channels = await register([gone!, next!], key, prefix);
@@ -180,7 +199,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('a waiter that gives up leaves the waiters set at once', async () => {
-    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, gone, next],
+    } = await backends(3);
     const key = uniqueKey('leave');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     const channels = await register([gone!, next!], key, prefix);
@@ -204,7 +226,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('a waiter that no longer waits passes the wake-up on to the next', async () => {
-    const { prefix, backends: [holder, gone, next] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, gone, next],
+    } = await backends(3);
     const key = uniqueKey('pass-on');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     await register([gone!, next!], key, prefix);
@@ -226,7 +251,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('an attempt that takes a node but finds the key held on a quorum gives that node back without waking anyone', async () => {
-    const { prefix, backends: [holder, waiter, other] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, waiter, other],
+    } = await backends(3);
     const key = uniqueKey('minority');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     const channels = await register([waiter!], key, prefix);
@@ -246,7 +274,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('a waiter whose process is gone is skipped', async () => {
-    const { prefix, backends: [holder, dead, next] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, dead, next],
+    } = await backends(3);
     const key = uniqueKey('dead');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     await register([dead!, next!], key, prefix);
@@ -271,7 +302,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('a wake-up that comes between a held attempt and its wait is kept for that wait', async () => {
-    const { prefix, backends: [holder, first, second] } = await backends(3);
+    const {
+      prefix,
+      backends: [holder, first, second],
+    } = await backends(3);
     const key = uniqueKey('kept');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     await register([first!, second!], key, prefix);
@@ -290,7 +324,10 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
   });
 
   it('a backend that waits before its subscriber connections are up registers once they are', async () => {
-    const { prefix, backends: [holder, waiter] } = await backends(2, 1);
+    const {
+      prefix,
+      backends: [holder, waiter],
+    } = await backends(2, 1);
     const key = uniqueKey('late');
     expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
     // Not listening yet: this attempt registers nowhere, and opens no connection...
