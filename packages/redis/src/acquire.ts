@@ -23,7 +23,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   // A caller that will wait if the key is held registers for the release's wake-up, on the nodes
   // where this backend listens for it (it starts listening when a caller first waits: see
   // `released`, which the locker calls after a held attempt).
-  const notifier = (request.waitMs ?? 0) > 0 ? set.notifier : undefined;
+  const notifier = (request.waitMs ?? 0) > 0 && set.notifier?.listening ? set.notifier : undefined;
   // Decided before any command is built (a node still connecting builds its command later).
   const waiters = notifier ? set.nodes.map((_, index) => notifier.waiterOn(index)) : undefined;
   const registering = waiters?.some((waiter) => waiter !== '') ?? false;

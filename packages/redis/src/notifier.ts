@@ -164,6 +164,11 @@ export class ReleaseNotifier {
     return this.#idPrefix + (this.#ids++).toString(36);
   }
 
+  /** A caller has waited: the subscriber connections are open (if not all listening yet). */
+  get listening(): boolean {
+    return this.#subscribers !== undefined;
+  }
+
   /** The channel to register as a waiter on node `index`: `''` while nobody listens there. */
   waiterOn(index: number): string {
     return this.#subscribers?.[index]?.listening ? this.channel : '';
