@@ -29,11 +29,7 @@ async function backends(count: number, listening = count) {
   // A wait opens a backend's subscriber connections; it listens once every node confirmed.
   const stop = new AbortController();
   for (const backend of created.slice(0, listening)) void backend.released!(uniqueKey('warm'), stop.signal);
-  const channels = await eventually(
-    () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
-    (perNode) => perNode.every((names) => names.length === listening),
-    5_000,
-  );
+  const channels = await listeners(prefix, listening);
   expect(channels.map((names) => names.length)).toEqual(admin.map(() => listening));
   stop.abort();
   return { prefix, backends: created };
@@ -80,6 +76,35 @@ function hint(backend: RedisBackend, key: string, stop: AbortSignal) {
   return { state, done };
 }
 
+/** `backend` takes `key` (as `token`), which must be free. */
+async function hold(backend: RedisBackend, key: string, token = 'h', ttlMs = 10_000): Promise<void> {
+  expect((await backend.tryAcquire({ key, token, ttlMs })).status).toBe('acquired');
+}
+
+/** Whether the hint fired within `ms`. */
+async function fired(h: ReturnType<typeof hint>, ms = 2_000): Promise<boolean> {
+  await Promise.race([h.done, sleep(ms)]);
+  return h.state.woke;
+}
+
+/** The waiters sets once every node's holds `count` members (the last node's copy may come later). */
+function waitersOnceAll(key: string, prefix: string, count: number): Promise<string[][]> {
+  return eventually(
+    () => waiters(key, prefix),
+    (sets) => sets.every((set) => set.length === count),
+  );
+}
+
+/** Waits until `count` backends of `prefix` listen on every node (as the server sees it). */
+function listeners(prefix: string, count: number): Promise<string[][]> {
+  return eventually(
+    () =>
+      Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`) as Promise<string[]>)),
+    (perNode) => perNode.every((names) => names.length === count),
+    5_000,
+  );
+}
+
 describe('release wake-ups: one waiter per release, the one that waited longest', () => {
   it('a release wakes the first registered waiter and no other; each waiter is registered once, at the end', async () => {
     const {
@@ -112,7 +137,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     } = await backends(2);
     const key = uniqueKey('expiry');
     // The holding expires (nobody releases it, so nobody takes the waiter off the set).
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
+    await hold(holder!, key, 'h', 300);
     await register([waiter!], key, prefix);
     const { waiters: set } = redisKeyNames(key, prefix);
     for (const ttl of await Promise.all(admin.map((client) => client.pttl(set)))) {
@@ -132,7 +157,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, shared],
     } = await backends(2);
     const key = uniqueKey('shared');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 300 })).status).toBe('acquired');
+    await hold(holder!, key, 'h', 300);
     const [channel] = await register([shared!], key, prefix);
     // Another caller of the same backend (a second locker) waits for the key.
     const stop = new AbortController();
@@ -151,7 +176,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, first, second],
     } = await backends(3);
     const key = uniqueKey('front');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     const channels = await register([first!, second!], key, prefix);
     const stop = new AbortController();
     const woken = hint(first!, key, stop.signal);
@@ -161,8 +186,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       holder!.tryAcquire({ key, token: 'h2', ttlMs: 10_000 }),
     ]);
     expect([released, again.status]).toEqual([true, 'acquired']);
-    await Promise.race([woken.done, sleep(2_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken)).toBe(true);
     expect(await waiters(key, prefix)).toEqual(admin.map(() => channels.slice(1)));
     await attemptHeld(first!, key);
     expect(await waiters(key, prefix)).toEqual(admin.map(() => channels));
@@ -178,7 +202,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, gone, next],
     } = await backends(3);
     const key = uniqueKey('pass-on-held');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     const channels = await register([gone!, next!], key, prefix);
     await sleep(150);
     const stop = new AbortController();
@@ -193,8 +217,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     expect(woken.state.woke).toBe(false);
     expect(await waiters(key, prefix)).toEqual(admin.map(() => channels.slice(1)));
     await holder!.release({ key, token: 'h2' });
-    await Promise.race([woken.done, sleep(2_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken)).toBe(true);
     stop.abort();
   });
 
@@ -204,24 +227,18 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, gone, next],
     } = await backends(3);
     const key = uniqueKey('leave');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     const channels = await register([gone!, next!], key, prefix);
     const giveUp = new AbortController();
     void gone!.released!(key, giveUp.signal);
     await sleep(20);
     giveUp.abort();
-    expect(
-      await eventually(
-        () => waiters(key, prefix),
-        (sets) => sets.every((set) => set.length === 1),
-      ),
-    ).toEqual(admin.map(() => channels.slice(1)));
+    expect(await waitersOnceAll(key, prefix, 1)).toEqual(admin.map(() => channels.slice(1)));
     // The release right after wakes the next waiter.
     const stop = new AbortController();
     const woken = hint(next!, key, stop.signal);
     await holder!.release({ key, token: 'h' });
-    await Promise.race([woken.done, sleep(2_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken)).toBe(true);
     stop.abort();
   });
 
@@ -231,22 +248,16 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, gone, next],
     } = await backends(3);
     const key = uniqueKey('pass-on');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     await register([gone!, next!], key, prefix);
     // `gone` registered but stopped waiting (its acquire timed out or was aborted): no wait of its own.
     await sleep(150);
     const stop = new AbortController();
     const woken = hint(next!, key, stop.signal);
     await holder!.release({ key, token: 'h' });
-    await Promise.race([woken.done, sleep(3_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken, 3_000)).toBe(true);
     // (The last node's copy may come after the quorum's.)
-    expect(
-      await eventually(
-        () => waiters(key, prefix),
-        (sets) => sets.every((set) => set.length === 0),
-      ),
-    ).toEqual(admin.map(() => []));
+    expect(await waitersOnceAll(key, prefix, 0)).toEqual(admin.map(() => []));
     stop.abort();
   });
 
@@ -256,7 +267,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, waiter, other],
     } = await backends(3);
     const key = uniqueKey('minority');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     const channels = await register([waiter!], key, prefix);
     const stop = new AbortController();
     const woken = hint(waiter!, key, stop.signal);
@@ -268,8 +279,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     expect(woken.state.woke).toBe(false);
     expect((await waiters(key, prefix))[2]).toEqual(channels);
     await holder!.release({ key, token: 'h' });
-    await Promise.race([woken.done, sleep(2_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken)).toBe(true);
     stop.abort();
   });
 
@@ -279,25 +289,16 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, dead, next],
     } = await backends(3);
     const key = uniqueKey('dead');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     await register([dead!, next!], key, prefix);
     await dead!.close();
     const stop = new AbortController();
     const woken = hint(next!, key, stop.signal);
-    await eventually(
-      () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
-      (perNode) => perNode.every((names) => names.length === 2),
-    );
+    await listeners(prefix, 2);
     await holder!.release({ key, token: 'h' });
-    await Promise.race([woken.done, sleep(2_000)]);
-    expect(woken.state.woke).toBe(true);
+    expect(await fired(woken)).toBe(true);
     // (The last node's copy may come after the quorum's.)
-    expect(
-      await eventually(
-        () => waiters(key, prefix),
-        (sets) => sets.every((set) => set.length === 0),
-      ),
-    ).toEqual(admin.map(() => []));
+    expect(await waitersOnceAll(key, prefix, 0)).toEqual(admin.map(() => []));
     stop.abort();
   });
 
@@ -307,7 +308,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, first, second],
     } = await backends(3);
     const key = uniqueKey('kept');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     await register([first!, second!], key, prefix);
     const stop = new AbortController();
     const later = hint(second!, key, stop.signal);
@@ -316,8 +317,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     await holder!.release({ key, token: 'h' });
     await sleep(15);
     const kept = hint(first!, key, stop.signal);
-    await Promise.race([kept.done, sleep(20)]);
-    expect(kept.state.woke).toBe(true);
+    expect(await fired(kept, 20)).toBe(true);
     await sleep(300);
     expect(later.state.woke).toBe(false);
     stop.abort();
@@ -329,7 +329,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
       backends: [holder, waiter],
     } = await backends(2, 1);
     const key = uniqueKey('late');
-    expect((await holder!.tryAcquire({ key, token: 'h', ttlMs: 10_000 })).status).toBe('acquired');
+    await hold(holder!, key);
     // Not listening yet: this attempt registers nowhere, and opens no connection...
     await attemptHeld(waiter!, key);
     expect(await waiters(key, prefix)).toEqual(admin.map(() => []));
@@ -339,10 +339,7 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     const stop = new AbortController();
     // ... its wait does, and ends when a connection is up (a release meanwhile was not heard)...
     await Promise.race([waiter!.released!(key, stop.signal), sleep(5_000)]);
-    await eventually(
-      () => Promise.all(admin.map((client) => client.pubsub('CHANNELS', `${prefix}wake:*`))),
-      (perNode) => perNode.every((names) => names.length === 2),
-    );
+    await listeners(prefix, 2);
     // ... and, once all are, the next attempt registers on every node.
     await register([waiter!], key, prefix);
     stop.abort();
