@@ -86,8 +86,13 @@ interface WakeUp {
 interface KeyState {
   readonly lock: string;
   readonly waiters: Set<() => void>;
-  /** The wake-up last delivered to waiters here: more copies of it are not new wake-ups. */
+  /**
+   * The wake-up last delivered to waiters here: more copies of it, until the attempt it started
+   * is sent, are not new wake-ups (that attempt finds their nodes released).
+   */
   last: WakeUp | undefined;
+  /** `last`, while the attempt it started is in flight: restored if that attempt takes the key. */
+  attemptOf: WakeUp | undefined;
   /**
    * A wake-up not delivered yet: waiting for the copies of a quorum of nodes (so that the attempt
    * it starts finds the key released on a quorum), or kept for a waiter on its
@@ -192,8 +197,11 @@ export class ReleaseNotifier {
     this.#attempts--;
     if (!acquired) return;
     const state = this.#keys.get(asSent(lock));
+    if (state === undefined) return;
+    // Late copies of the wake-up that led here are spent: the key is ours.
+    state.last ??= state.attemptOf;
     // Other callers here still wait: the acquire kept the backend's place (see `othersWaiting`).
-    if (state === undefined || state.waiters.size > 0) return;
+    if (state.waiters.size > 0) return;
     state.registered = false;
     if (state.pending) this.#drop(state);
   }
@@ -235,9 +243,15 @@ export class ReleaseNotifier {
    */
   takeWoken(lock: string): boolean {
     const state = this.#keys.get(asSent(lock));
-    if (!state?.woken) return false;
+    if (state === undefined) return false;
+    // Copies of the last wake-up that come from now on may have been sent after this attempt
+    // found their node still held (it released later): they are new wake-ups, unless this
+    // attempt takes the key (see `attempted`).
+    state.attemptOf = state.last;
+    state.last = undefined;
+    const woken = state.woken;
     state.woken = false;
-    return true;
+    return woken;
   }
 
   /** Resolves on the next wake-up for `lock`, or when `signal` aborts or the notifier closes. */
@@ -289,6 +303,7 @@ export class ReleaseNotifier {
         lock,
         waiters: new Set(),
         last: undefined,
+        attemptOf: undefined,
         pending: undefined,
         keepUntil: 0,
         idleSince: 0,

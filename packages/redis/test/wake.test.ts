@@ -3,6 +3,7 @@ import { createLocker } from '@leasekit/core';
 import { redisUrls } from '@leasekit/testing/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisBackend, type RedisBackend, redisKeyNames } from '../src/index.js';
+import { RELEASE_SCRIPT } from '../src/scripts.js';
 import { adminClients, closeAll, eventually, uniqueKey } from './helpers.js';
 
 const urls = redisUrls().slice(0, 3);
@@ -280,6 +281,34 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     expect((await waiters(key, prefix))[2]).toEqual(channels);
     await holder!.release({ key, token: 'h' });
     expect(await fired(woken)).toBe(true);
+    stop.abort();
+  });
+
+  it("the nodes' copies of a wake-up that come after the attempt it started found them held wake again", async () => {
+    const {
+      prefix,
+      backends: [holder, waiter],
+    } = await backends(2);
+    const key = uniqueKey('late-copies');
+    await hold(holder!, key);
+    await register([waiter!], key, prefix);
+    const { lock, owner, waiters: set } = redisKeyNames(key, prefix);
+    // The holder's release, applied by one node now and by the others later (a slow node).
+    const releaseOn = (index: number) =>
+      admin[index]!.eval(RELEASE_SCRIPT.lua, 3, lock, owner, set, 'h', lock, 'release-1', 0);
+    const stop = new AbortController();
+    const first = hint(waiter!, key, stop.signal);
+    expect(await releaseOn(0)).toBe(1);
+    expect(await fired(first)).toBe(true);
+    // Its attempt finds the other two nodes still held, and it waits again...
+    await attemptHeld(waiter!, key);
+    const second = hint(waiter!, key, stop.signal);
+    // ... until they apply the same release: their copies are a new wake-up, not old news.
+    expect(await Promise.all([releaseOn(1), releaseOn(2)])).toEqual([1, 1]);
+    expect(await fired(second)).toBe(true);
+    expect((await waiter!.tryAcquire({ key, token: 'w', ttlMs: 10_000, waitMs: 1_000 })).status).toBe(
+      'acquired',
+    );
     stop.abort();
   });
 
