@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createLocker, isLeaseError, LeaseError, type QuorumNotReachedError } from '@leasekit/core';
-import { getFreePort } from '@leasekit/testing';
+import { getFreePort, type RedisServer, startRedisServers, stopAll } from '@leasekit/testing';
 import { redisUrls } from '@leasekit/testing/vitest';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -621,14 +621,15 @@ describe('on connections it created', () => {
    */
   async function watch(
     match: string,
+    on: readonly string[] = urls,
   ): Promise<{ seen: string[][]; lines: string[][]; stop: () => Promise<void> }> {
     // `redis-cli monitor`, not ioredis' monitor(): ioredis 6 (RESP3) can fail its own command
     // queue with "Command queue state error" when another client's command is monitored right
     // as MONITOR is answered, an uncaught error in the test process.
-    const seen: string[][] = urls.map(() => []);
-    const lines: string[][] = urls.map(() => []);
+    const seen: string[][] = on.map(() => []);
+    const lines: string[][] = on.map(() => []);
     const monitors = await Promise.all(
-      urls.map(
+      on.map(
         (url, index) =>
           new Promise<ChildProcess>((resolve, reject) => {
             const { hostname, port } = new URL(url);
@@ -745,41 +746,6 @@ describe('on connections it created', () => {
     }
   });
 
-  it('a node that lost its scripts answers NOSCRIPT once: the script is sent again in full', async () => {
-    const created = backend({ nodes: urls });
-    const warm = { key: uniqueKey('warm-up'), token: 'w' };
-    await created.inspect(warm.key); // waits for every node: all connected
-    await created.tryAcquire({ ...warm, ttlMs: 1_000 }); // the acquire script sent on every node
-    expect(await created.release(warm)).toBe(true); // and the release script
-    await eventually(() => holders(admin, warm.key), all(null)); // all answered
-    await Promise.all(admin.map((client) => client.script('FLUSH')));
-    const lease = { key: uniqueKey('noscript-owned'), token: 'ours' };
-    const watched = await watch(JSON.stringify(redisKeyNames(lease.key).lock));
-    try {
-      expect(await created.tryAcquire({ ...lease, ttlMs: 2_000 })).toMatchObject({ status: 'acquired' });
-      expect(await created.release(lease)).toBe(true);
-      expect(await eventually(() => holders(admin, lease.key), all(null))).toEqual([null, null, null]);
-      // Each node: EVALSHA refused, then EVAL, for the acquire and for the release (a node the
-      // acquire's quorum did not wait for may get the release's EVALSHA before the acquire's EVAL).
-      // Backends of other test files share these servers: one that sends a script in full in
-      // between caches it again, and then our EVALSHA goes through.
-      const scripts = async () =>
-        watched.seen.map((names) =>
-          names
-            .filter((name) => name.startsWith('eval'))
-            .sort()
-            .join(' '),
-        );
-      const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
-      const lines = await eventually(scripts, twice);
-      for (const line of lines)
-        expect(['eval eval evalsha evalsha', 'eval evalsha evalsha', 'evalsha evalsha']).toContain(line);
-      expect(lines).toContain('eval eval evalsha evalsha');
-    } finally {
-      await watched.stop();
-    }
-  });
-
   it("a burst's operations go to each node as one batch script, each answered on its own, an error included", async () => {
     // Under the client's keyPrefix, which ioredis applies to the batch's keys too.
     const created = backend({ nodes: urls, clientOptions: { keyPrefix: 'app:' } });
@@ -837,47 +803,103 @@ describe('on connections it created', () => {
     }
   });
 
-  it('a batch answered NOSCRIPT (SCRIPT FLUSH) is sent again in full, and every operation answered', async () => {
-    const created = backend({ nodes: urls });
-    await created.inspect(uniqueKey('warm-up')); // every node connected
-    const base = uniqueKey('batch-noscript');
-    const burst = (token: string) =>
-      Promise.all(
-        [1, 2, 3].map((i) => created.tryAcquire({ key: `${base}-${token}-${i}`, token, ttlMs: 5_000 })),
-      );
-    // A first burst: the acquire script and the batch script sent in full on every node.
-    expect((await burst('a')).map((outcome) => outcome.status)).toEqual(['acquired', 'acquired', 'acquired']);
-    await Promise.all(admin.map((client) => client.script('FLUSH')));
-    const watched = await watch(`${base}-b-`);
-    try {
-      expect((await burst('b')).map((outcome) => outcome.status)).toEqual([
+  // Servers of their own: a backend of another test file, new on the shared servers, sends the
+  // scripts in full and caches them again right after a SCRIPT FLUSH.
+  describe('after SCRIPT FLUSH', () => {
+    const own = { urls: [] as string[], admin: [] as Redis[], servers: [] as RedisServer[] };
+    beforeAll(async () => {
+      own.servers = await startRedisServers(3);
+      own.urls = own.servers.map((server) => server.url);
+      own.admin = adminClients(own.urls);
+    });
+    afterAll(async () => {
+      await closeAll(own.admin);
+      await stopAll(own.servers);
+    });
+
+    it('a node that lost its scripts answers NOSCRIPT once: the script is sent again in full', async () => {
+      const created = backend({ nodes: own.urls });
+      const warm = { key: uniqueKey('warm-up'), token: 'w' };
+      await created.inspect(warm.key); // waits for every node: all connected
+      await created.tryAcquire({ ...warm, ttlMs: 1_000 }); // the acquire script sent on every node
+      expect(await created.release(warm)).toBe(true); // and the release script
+      await eventually(() => holders(own.admin, warm.key), all(null)); // all answered
+      await Promise.all(own.admin.map((client) => client.script('FLUSH')));
+      const lease = { key: uniqueKey('noscript-owned'), token: 'ours' };
+      const watched = await watch(JSON.stringify(redisKeyNames(lease.key).lock), own.urls);
+      try {
+        expect(await created.tryAcquire({ ...lease, ttlMs: 2_000 })).toMatchObject({ status: 'acquired' });
+        expect(await created.release(lease)).toBe(true);
+        expect(await eventually(() => holders(own.admin, lease.key), all(null))).toEqual([null, null, null]);
+        // Each node: EVALSHA refused, then EVAL, for the acquire and for the release (a node the
+        // acquire's quorum did not wait for may get the release's EVALSHA before the acquire's EVAL).
+        const scripts = async () =>
+          watched.seen.map((names) =>
+            names
+              .filter((name) => name.startsWith('eval'))
+              .sort()
+              .join(' '),
+          );
+        const twice = (lines: string[]) => lines.every((line) => line === 'eval eval evalsha evalsha');
+        const lines = await eventually(scripts, twice);
+        for (const line of lines)
+          expect(['eval eval evalsha evalsha', 'eval evalsha evalsha', 'evalsha evalsha']).toContain(line);
+        expect(lines).toContain('eval eval evalsha evalsha');
+      } finally {
+        await watched.stop();
+      }
+    });
+
+    it('a batch answered NOSCRIPT (SCRIPT FLUSH) is sent again in full, and every operation answered', async () => {
+      const created = backend({ nodes: own.urls });
+      await created.inspect(uniqueKey('warm-up')); // every node connected
+      const base = uniqueKey('batch-noscript');
+      const burst = (token: string) =>
+        Promise.all(
+          [1, 2, 3].map((i) => created.tryAcquire({ key: `${base}-${token}-${i}`, token, ttlMs: 5_000 })),
+        );
+      // A first burst: the acquire script and the batch script sent in full on every node.
+      expect((await burst('a')).map((outcome) => outcome.status)).toEqual([
         'acquired',
         'acquired',
         'acquired',
       ]);
-      for (const i of [1, 2, 3]) {
-        expect(await eventually(() => holders(admin, `${base}-b-${i}`), all('b'))).toEqual(['b', 'b', 'b']);
+      await Promise.all(own.admin.map((client) => client.script('FLUSH')));
+      const watched = await watch(`${base}-b-`, own.urls);
+      try {
+        expect((await burst('b')).map((outcome) => outcome.status)).toEqual([
+          'acquired',
+          'acquired',
+          'acquired',
+        ]);
+        for (const i of [1, 2, 3]) {
+          expect(await eventually(() => holders(own.admin, `${base}-b-${i}`), all('b'))).toEqual([
+            'b',
+            'b',
+            'b',
+          ]);
+        }
+        // Each node: every command refused by EVALSHA and sent again by EVAL, the batch (the last
+        // two acquires at least, the first too if it joined them) among them.
+        const batches = async () =>
+          watched.lines.map((lines) =>
+            lines
+              .filter((line) => line.startsWith('"eval') && line.includes(`${base}-b-2`))
+              .map((line) => `${/^"(\w+)"/.exec(line)?.[1]} ${line.includes(`${base}-b-3`)}`)
+              .sort(),
+          );
+        const resent = (nodes: string[][]) => nodes.every((lines) => lines.length === 2);
+        expect(await eventually(batches, resent)).toEqual(Array(3).fill(['eval true', 'evalsha true']));
+        const counts = async () =>
+          watched.seen.map((names) => {
+            const evalsha = names.filter((name) => name === 'evalsha').length;
+            return evalsha === names.filter((name) => name === 'eval').length;
+          });
+        expect(await eventually(counts, (equal) => !equal.includes(false))).toEqual([true, true, true]);
+      } finally {
+        await watched.stop();
       }
-      // Each node: every command refused by EVALSHA and sent again by EVAL, the batch (the last
-      // two acquires at least, the first too if it joined them) among them.
-      const batches = async () =>
-        watched.lines.map((lines) =>
-          lines
-            .filter((line) => line.startsWith('"eval') && line.includes(`${base}-b-2`))
-            .map((line) => `${/^"(\w+)"/.exec(line)?.[1]} ${line.includes(`${base}-b-3`)}`)
-            .sort(),
-        );
-      const resent = (nodes: string[][]) => nodes.every((lines) => lines.length === 2);
-      expect(await eventually(batches, resent)).toEqual(Array(3).fill(['eval true', 'evalsha true']));
-      const counts = async () =>
-        watched.seen.map((names) => {
-          const evalsha = names.filter((name) => name === 'evalsha').length;
-          return evalsha === names.filter((name) => name === 'eval').length;
-        });
-      expect(await eventually(counts, (equal) => !equal.includes(false))).toEqual([true, true, true]);
-    } finally {
-      await watched.stop();
-    }
+    });
   });
 });
 
