@@ -53,6 +53,57 @@ beforeAll(async () => {
   );
 });
 
+const all =
+  (value: string | null) =>
+  (tokens: (string | null)[]): boolean =>
+    tokens.every((token) => token === value);
+/**
+ * Every command a server runs whose arguments contain `match` (scripts' inner calls too), by
+ * name (`seen`) and as `redis-cli monitor` prints its arguments (`lines`), until `stop()`.
+ */
+async function watch(
+  match: string,
+  on: readonly string[] = urls,
+): Promise<{ seen: string[][]; lines: string[][]; stop: () => Promise<void> }> {
+  // `redis-cli monitor`, not ioredis' monitor(): ioredis 6 (RESP3) can fail its own command
+  // queue with "Command queue state error" when another client's command is monitored right
+  // as MONITOR is answered, an uncaught error in the test process.
+  const seen: string[][] = on.map(() => []);
+  const lines: string[][] = on.map(() => []);
+  const monitors = await Promise.all(
+    on.map(
+      (url, index) =>
+        new Promise<ChildProcess>((resolve, reject) => {
+          const { hostname, port } = new URL(url);
+          const monitor = spawn('redis-cli', ['-h', hostname, '-p', port, 'monitor'], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          monitor.once('error', reject);
+          createInterface({ input: monitor.stdout! }).on('line', (line) => {
+            if (line === 'OK') return resolve(monitor); // monitoring from here on
+            // 1796578274.785688 [0 127.0.0.1:45764] "evalsha" "<sha>" "1" "<key>" ...
+            const args = line.slice(line.indexOf('] ') + 2);
+            if (args.includes(match)) {
+              seen[index]!.push((/^"([^"]*)"/.exec(args)?.[1] ?? '').toLowerCase());
+              lines[index]!.push(args);
+            }
+          });
+        }),
+    ),
+  );
+  const stop = () =>
+    Promise.all(
+      monitors.map(
+        (monitor) =>
+          new Promise<void>((resolve) => {
+            monitor.once('exit', () => resolve());
+            monitor.kill();
+          }),
+      ),
+    ).then(() => {});
+  return { seen, lines, stop };
+}
+
 describe('configuration (rejected before any I/O)', () => {
   it.each([
     [{}, /exactly one of `clients`/],
@@ -391,9 +442,10 @@ describe('Redlock over 3 nodes', () => {
       clients.map((client) => client.ping().catch(() => new Promise((r) => client.once('ready', r)))),
     );
     const created = backend({ clients });
+    const base = uniqueKey('batch');
     const leases = await Promise.all(
-      Array.from({ length: 100 }, async () => {
-        const lease = { key: uniqueKey('batch'), token: randomUUID() };
+      Array.from({ length: 100 }, async (_, i) => {
+        const lease = { key: `${base}-${i}`, token: randomUUID() };
         expect((await created.tryAcquire({ ...lease, ttlMs: 2_000 })).status).toBe('acquired');
         return lease;
       }),
@@ -412,15 +464,9 @@ describe('Redlock over 3 nodes', () => {
     await Promise.all(
       admin.map((client) => client.set(redisKeyNames(stolen.key).lock, 'thief', 'PX', 10_000)),
     );
-    // MONITOR shows every command each server runs (scripts' inner calls too); other test files share these servers, so count ours only.
-    const monitors = await Promise.all(admin.map((client) => client.monitor()));
-    const runs = monitors.map(() => 0);
-    const ours = new Set(leases.map((lease) => redisKeyNames(lease.key).lock));
-    monitors.forEach((monitor, index) => {
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (/^eval/i.test(args[0] ?? '') && args.some((arg) => ours.has(arg))) runs[index]!++;
-      });
-    });
+    // MONITOR shows every command each server runs (scripts' inner calls too); other test files
+    // share these servers, so count ours only.
+    const watched = await watch(base);
     const writes = clients.map(() => 0);
     const restore = clients.map((client, index) => {
       const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
@@ -439,9 +485,12 @@ describe('Redlock over 3 nodes', () => {
     expect(outcomes.filter((outcome) => outcome.status === 'renewed')).toHaveLength(99);
     expect(outcomes[7]).toMatchObject({ status: 'lost' });
     // Every node ran the renew script once per lease.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await Promise.all(monitors.map((monitor) => monitor.disconnect()));
-    expect(runs).toEqual([100, 100, 100]);
+    const runs = () =>
+      Promise.resolve(watched.seen.map((names) => names.filter((name) => name.startsWith('eval')).length));
+    expect(await eventually(runs, (counts) => counts.every((count) => count >= 100))).toEqual([
+      100, 100, 100,
+    ]);
+    await watched.stop();
     expect(await admin[0]!.pttl(redisKeyNames(leases[0]!.key).lock)).toBeGreaterThan(50_000);
     await Promise.all(leases.map((lease) => created.release(lease)));
     await closeAll(clients);
@@ -611,57 +660,6 @@ describe('Redlock over 3 nodes', () => {
 });
 
 describe('on connections it created', () => {
-  const all =
-    (value: string | null) =>
-    (tokens: (string | null)[]): boolean =>
-      tokens.every((token) => token === value);
-  /**
-   * Every command a server runs whose arguments contain `match` (scripts' inner calls too), by
-   * name (`seen`) and as `redis-cli monitor` prints its arguments (`lines`), until `stop()`.
-   */
-  async function watch(
-    match: string,
-    on: readonly string[] = urls,
-  ): Promise<{ seen: string[][]; lines: string[][]; stop: () => Promise<void> }> {
-    // `redis-cli monitor`, not ioredis' monitor(): ioredis 6 (RESP3) can fail its own command
-    // queue with "Command queue state error" when another client's command is monitored right
-    // as MONITOR is answered, an uncaught error in the test process.
-    const seen: string[][] = on.map(() => []);
-    const lines: string[][] = on.map(() => []);
-    const monitors = await Promise.all(
-      on.map(
-        (url, index) =>
-          new Promise<ChildProcess>((resolve, reject) => {
-            const { hostname, port } = new URL(url);
-            const monitor = spawn('redis-cli', ['-h', hostname, '-p', port, 'monitor'], {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            });
-            monitor.once('error', reject);
-            createInterface({ input: monitor.stdout! }).on('line', (line) => {
-              if (line === 'OK') return resolve(monitor); // monitoring from here on
-              // 1796578274.785688 [0 127.0.0.1:45764] "evalsha" "<sha>" "1" "<key>" ...
-              const args = line.slice(line.indexOf('] ') + 2);
-              if (args.includes(match)) {
-                seen[index]!.push((/^"([^"]*)"/.exec(args)?.[1] ?? '').toLowerCase());
-                lines[index]!.push(args);
-              }
-            });
-          }),
-      ),
-    );
-    const stop = () =>
-      Promise.all(
-        monitors.map(
-          (monitor) =>
-            new Promise<void>((resolve) => {
-              monitor.once('exit', () => resolve());
-              monitor.kill();
-            }),
-        ),
-      ).then(() => {});
-    return { seen, lines, stop };
-  }
-
   it('keys and tokens beyond ASCII are written byte-exact, through ioredis sendCommand', async () => {
     const created = backend({ nodes: urls });
     await created.inspect(uniqueKey('warm-up')); // waits for every node: all connected

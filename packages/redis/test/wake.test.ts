@@ -60,6 +60,7 @@ async function register(all: readonly RedisBackend[], key: string, prefix: strin
         return waiters(key, prefix);
       },
       (perNode) => perNode.every((set) => set.length === channels.length + 1),
+      5_000,
     );
     const added = sets[0]![channels.length]!;
     expect(sets).toEqual(admin.map(() => [...channels, added]));
