@@ -748,6 +748,13 @@ describe('on connections it created', () => {
     // Under the client's keyPrefix, which ioredis applies to the batch's keys too.
     const created = backend({ nodes: urls, clientOptions: { keyPrefix: 'app:' } });
     await created.inspect(uniqueKey('warm-up')); // every node connected
+    // Nodes new to this namespace have their fence counters brought up in the background (a
+    // script over every counter key, ours too): done before we watch.
+    await eventually(
+      () => Promise.all(admin.map((client) => client.get('app:leasekit:node-sync'))),
+      (markers) => markers.every((marker) => marker !== null),
+      5_000,
+    );
     const base = uniqueKey('batch');
     const prefix = 'app:leasekit:';
     const [first, ...fresh] = [1, 2, 3, 4].map((i) => `${base}-${i}`);
