@@ -86,10 +86,12 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
     // It takes the blob again (the lease is free); a stop signal then abandons it and releases the lease.
     // (The second `processing`: `waitFor` also matches past events, so the first one would do at once.)
     let processing = 0;
-    await worker.waitFor((e) => e.type === 'processing' && ++processing === 2).catch((error: unknown) => {
-      // What the worker did instead (this failed under full-suite load only, twice in a row).
-      throw new Error(`${String(error)}; its events: ${JSON.stringify(worker.events.map((t) => t.event))}`);
-    });
+    await worker
+      .waitFor((e) => e.type === 'processing' && ++processing === 2)
+      .catch((error: unknown) => {
+        // What the worker did instead (this failed under full-suite load only, twice in a row).
+        throw new Error(`${String(error)}; its events: ${JSON.stringify(worker.events.map((t) => t.event))}`);
+      });
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(eventsOf([worker], 'abandoned')).toHaveLength(1);
