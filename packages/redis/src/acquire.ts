@@ -132,7 +132,7 @@ function unlock(
   wakeNext: boolean,
 ): void {
   const wake = set.notifier && wakeNext ? names.lock : '';
-  const id = set.notifier?.wakeId() ?? '';
+  const id = wake === '' ? '' : set.notifier!.wakeId();
   set.nodes.forEach((node, index) => {
     const reply = replies[index];
     if (reply?.status === 'value' && !acquired(reply.value)) return;
