@@ -6,6 +6,8 @@
  * write merges its changes into what this holder last saw (the lease store's fence included).
  */
 import type { BlobClient, BlobRequestConditions } from '@azure/storage-blob';
+import { classifyError } from '@leasekit/azure-blob';
+import type { LeaseError } from '@leasekit/core';
 import { merged } from './metadata.js';
 
 type Metadata = Record<string, string>;
@@ -25,11 +27,21 @@ export class InputMarks {
 
   /** Reads the marks; with the lease ID, which is the first check that the lease is still ours. */
   static async read(blob: BlobClient, leaseId: string | undefined, signal: AbortSignal): Promise<InputMarks> {
-    const properties = await blob.getProperties({
-      abortSignal: signal,
-      ...(leaseId ? { conditions: { leaseId } } : {}),
-    });
+    const properties = await blob
+      .getProperties({ abortSignal: signal, ...(leaseId ? { conditions: { leaseId } } : {}) })
+      .catch((error: unknown) => {
+        throw lostLease(error, blob.name, leaseId) ?? error;
+      });
     return new InputMarks(blob, leaseId, properties.metadata ?? {}, properties.etag);
+  }
+
+  /**
+   * Azure refused a request that carried this holder's lease ID because the lease is gone (broken,
+   * expired, taken): the lease is lost, whether or not the renewal loop has noticed yet. Not a
+   * failure of the blob, and not a conflict with another run.
+   */
+  lostLease(error: unknown): LeaseError | undefined {
+    return lostLease(error, this.#blob.name, this.#leaseId);
   }
 
   get metadata(): Readonly<Metadata> {
@@ -56,8 +68,18 @@ export class InputMarks {
     if (conditions === undefined) {
       throw new Error(`no lease ID and no ETag to condition the metadata write of ${this.#blob.name} on`);
     }
-    const response = await this.#blob.setMetadata(metadata, { abortSignal: signal, conditions });
+    const response = await this.#blob
+      .setMetadata(metadata, { abortSignal: signal, conditions })
+      .catch((error: unknown) => {
+        throw this.lostLease(error) ?? error;
+      });
     this.#metadata = metadata;
     this.#etag = response.etag;
   }
+}
+
+function lostLease(error: unknown, name: string, leaseId: string | undefined): LeaseError | undefined {
+  if (leaseId === undefined) return undefined;
+  const classified = classifyError(error, 'write', name);
+  return classified.code === 'NOT_HOLDER' ? classified : undefined;
 }

@@ -40,8 +40,8 @@ export interface ProcessorOptions {
   readonly paceMs: number;
   /** Written into the manifest: what protected this run (`azure`, `redis`, `dynamodb`, `none`). */
   readonly lock: string;
-  /** Called once the input is read under the holding and found pending: the work begins. */
-  readonly onProcessing?: (blob: string) => void;
+  /** Called (and awaited) once the attempt is counted under the holding: the work begins. */
+  readonly onProcessing?: (blob: string) => void | Promise<void>;
 }
 
 export interface Manifest {
@@ -225,7 +225,7 @@ async function processUnderHolding(
   if (notBegun) return notBegun;
   begun.giveBack = () => marks.write(previous, AbortSignal.timeout(GIVE_BACK_MS));
 
-  options.onProcessing?.(name);
+  await options.onProcessing?.(name);
   const tapIn = new Tap();
   const tapOut = new Tap();
   const committer = new BlockCommitter(outputBlob, signal);
@@ -240,8 +240,11 @@ async function processUnderHolding(
     await pipeline([body, ...stages, tapOut, committer], { signal });
   } catch (error) {
     // A lost lease is not the blob's fault as such: no failure is recorded (the holder cannot
-    // write any more), the attempt counts as one that recorded no outcome.
+    // write any more), the attempt counts as one that recorded no outcome. The download (or its
+    // resumption) carries the lease ID, so Azure may tell of the loss before the renewal does.
     if (signal.aborted) throw signal.reason;
+    const lost = marks.lostLease(error);
+    if (lost) throw lost;
     begun.giveBack = undefined;
     const reason = reasonOf(error);
     const failed = attempt >= options.maxAttempts;

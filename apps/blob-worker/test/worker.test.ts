@@ -109,14 +109,16 @@ describe.concurrent('leasekit-blob-worker against Azurite', () => {
   });
 
   it('control run with --no-lease: workers process the same blobs (the check above can fail)', async () => {
-    const f = await fixture(8);
-    const workers = [1, 2, 3].map((i) => f.spawn(`nolease-${i}`, ['--no-lease', '--pace', '200ms']));
+    // Each blob takes 5 s, so workers whose starts are up to 5 s apart (a loaded machine spawns slowly)
+    // all find the first blob pending; 200 ms per blob once let the first worker finish all of them alone.
+    const f = await fixture(2);
+    const workers = [1, 2, 3].map((i) => f.spawn(`nolease-${i}`, ['--no-lease', '--pace', '5s']));
     await allExited(workers);
     const starts = eventsOf(workers, 'processing');
     const perBlob = new Map<string, number>();
     for (const s of starts) perBlob.set(s.event.blob, (perBlob.get(s.event.blob) ?? 0) + 1);
     expect([...perBlob.values()].some((n) => n > 1)).toBe(true);
-    expect(starts.length).toBeGreaterThan(8);
+    expect(starts.length).toBeGreaterThan(2);
     // The exactly-once check the leased runs pass fails on this one.
     await expect(expectExactlyOnce(f, workers, 'none')).rejects.toThrow();
   });
