@@ -208,9 +208,9 @@ describe('Redlock over 3 nodes', () => {
         `^\\[leasekit\\] \\[redis\\] acquire ".*": acquire: quorum of 2 not reached: 1 held elsewhere, 1 ok, 1 error of 3 nodes \\(${dead.slice(8)}: `,
       ),
     );
-    // The node that said yes was unlocked again.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await holders(admin, key)).toEqual(['someone-else', null, null]);
+    // The node that said yes was unlocked again (the unlock goes out without waiting).
+    const unlocked = (tokens: (string | null)[]) => tokens[1] === null;
+    expect(await eventually(() => holders(admin, key), unlocked)).toEqual(['someone-else', null, null]);
   });
 
   it('a key held on a quorum is "held", with the time until it can free', async () => {
@@ -222,8 +222,10 @@ describe('Redlock over 3 nodes', () => {
     expect(outcome.status === 'held' && outcome.retryAfterMs).toBeGreaterThan(2_500);
     // A quorum holds it for the first; the third node may have answered either way, and the
     // second's unlock of any node it got goes out without waiting.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const seen = await holders(admin, key);
+    const seen = await eventually(
+      () => holders(admin, key),
+      (tokens) => !tokens.includes('second'),
+    );
     expect(seen.filter((holder) => holder === 'first').length).toBeGreaterThanOrEqual(2);
     expect(seen).not.toContain('second');
   });
@@ -237,8 +239,13 @@ describe('Redlock over 3 nodes', () => {
     const outcome = await backend().tryAcquire({ key, token, ttlMs: 5_000 });
     expect(outcome.status).toBe('acquired');
     expect(await admin[0]!.pttl(lock)).toBeGreaterThan(4_000);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await holders(admin, key)).toEqual([token, 'someone-else', token]);
+    // (The third node's SET may come after the quorum's answers.)
+    expect(
+      await eventually(
+        () => holders(admin, key),
+        (tokens) => tokens[2] === token,
+      ),
+    ).toEqual([token, 'someone-else', token]);
   });
 
   it('every acquire is one script per node, alone or in a burst', async () => {
