@@ -31,6 +31,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   // Other callers of this backend wait for the key: taking it keeps the backend's place.
   const stay = registering && notifier!.othersWaiting(names.lock);
   if (registering) notifier!.attempting();
+  const ready = notifier?.ready ?? 0;
   const replies = await gather(
     set.nodes,
     (_, node, index) =>
@@ -76,7 +77,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   );
   const heldElsewhere = held.length > set.nodes.length - set.quorum;
   unlock(set, names, token, replies, !heldElsewhere);
-  if (registering) notifier!.expect(names.lock);
+  notifier?.expect(names.lock, registering, ready);
   if (heldElsewhere) {
     return { status: 'held', retryAfterMs: freeIn(held, set.nodes.length - set.quorum) };
   }

@@ -107,6 +107,11 @@ interface KeyState {
   woken: boolean;
   /** An attempt registered this backend as a waiter, and none took the key since. */
   registered: boolean;
+  /**
+   * How many subscriptions had become ready when the last attempt that found the key held was
+   * sent (see `expect`); `undefined` once a wait read it.
+   */
+  readyAt: number | undefined;
 }
 
 /**
@@ -136,6 +141,8 @@ export class ReleaseNotifier {
   #closed = false;
   /** Attempts in flight that may have registered this backend as a waiter (see `attempting`). */
   #attempts = 0;
+  /** Subscriptions that became ready (or ready again after a reconnect) so far. */
+  #ready = 0;
   /** Wake-up ids: this backend's prefix and a count (unique enough: compared per key, per waiter). */
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #ids = 0;
@@ -155,7 +162,10 @@ export class ReleaseNotifier {
           this.channel,
           node,
           (message) => this.#onMessage(node, message),
-          () => this.#wakeAll(),
+          () => {
+            this.#ready++;
+            this.#wakeAll();
+          },
         ),
     );
   }
@@ -172,6 +182,11 @@ export class ReleaseNotifier {
   /** A caller has waited: the subscriber connections are open (if not all listening yet). */
   get listening(): boolean {
     return this.#subscribers !== undefined;
+  }
+
+  /** A count of subscriptions become ready, read when an attempt is sent (see `expect`). */
+  get ready(): number {
+    return this.#ready;
   }
 
   /** The channel to register as a waiter on node `index`: `''` while nobody listens there. */
@@ -224,14 +239,20 @@ export class ReleaseNotifier {
   }
 
   /**
-   * An attempt registered this backend as a waiter for `lock` and found it held: a wake-up that
-   * comes before its waiter sleeps is kept for it.
+   * An attempt found `lock` held; `registered`: it registered this backend as a waiter, and a
+   * wake-up that comes before its waiter sleeps is kept for it. `ready`: the `ready` count when it
+   * was sent. A subscription ready since then is one that attempt could not register on, and whose
+   * readiness woke nobody (its caller was not waiting yet): the caller's wait ends at once, so that
+   * it attempts again and registers there.
    */
-  expect(lock: string): void {
+  expect(lock: string, registered: boolean, ready: number): void {
     if (this.#closed) return;
     const state = this.#state(asSent(lock));
-    state.keepUntil = performance.now() + KEEP_MS;
-    state.registered = true;
+    state.readyAt = ready;
+    if (registered) {
+      state.keepUntil = performance.now() + KEEP_MS;
+      state.registered = true;
+    }
     // Forgotten in time if no wait follows (the sweep spares it while it is kept).
     this.#idle(state);
   }
@@ -260,6 +281,12 @@ export class ReleaseNotifier {
       if (this.#closed || signal.aborted) return resolve();
       this.#listen();
       const state = this.#state(asSent(lock));
+      const missedReady = state.readyAt !== undefined && state.readyAt !== this.#ready;
+      state.readyAt = undefined;
+      if (missedReady) {
+        this.#idle(state);
+        return resolve();
+      }
       state.keepUntil = 0;
       const wake = () => {
         signal.removeEventListener('abort', leave);
@@ -309,6 +336,7 @@ export class ReleaseNotifier {
         idleSince: 0,
         woken: false,
         registered: false,
+        readyAt: undefined,
       };
       this.#keys.set(lock, state);
       this.#sweeper ??= setInterval(() => this.#sweep(), FORGET_MS).unref();

@@ -78,9 +78,19 @@ function hint(backend: RedisBackend, key: string, stop: AbortSignal) {
   return { state, done };
 }
 
-/** `backend` takes `key` (as `token`), which must be free. */
+/**
+ * `backend` takes `key` (as `token`), which must be free, on every node: an acquire returns on a
+ * quorum, and an attempt that reached the last node first would take that node (and register
+ * nowhere there).
+ */
 async function hold(backend: RedisBackend, key: string, token = 'h', ttlMs = 10_000): Promise<void> {
   expect((await backend.tryAcquire({ key, token, ttlMs })).status).toBe('acquired');
+  const { lock } = redisKeyNames(key, backend.prefix);
+  const tokens = await eventually(
+    () => Promise.all(admin.map((client) => client.get(lock))),
+    (all) => all.every((value) => value === token),
+  );
+  expect(tokens).toEqual(admin.map(() => token));
 }
 
 /** Whether the hint fired within `ms`. */
@@ -374,6 +384,34 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     await listeners(prefix, 2);
     // ... and, once all are, the next attempt registers on every node.
     await register([waiter!], key, prefix);
+    stop.abort();
+  });
+
+  it('a subscription that comes up while an attempt is out ends the next wait at once, so that the caller registers there', async () => {
+    const {
+      prefix,
+      backends: [holder, waiter],
+    } = await backends(2, 0);
+    const key = uniqueKey('ready-meanwhile');
+    await hold(holder!, key);
+    // A wait (for another key) opens the subscriber connections; an attempt sent before they are
+    // up registers nowhere, and their coming up wakes nobody waiting for this key.
+    const warm = new AbortController();
+    void waiter!.released!(uniqueKey('warm'), warm.signal);
+    await attemptHeld(waiter!, key);
+    await listeners(prefix, 1);
+    await sleep(200); // the backend hears the servers confirm
+    warm.abort();
+    expect(await waiters(key, prefix)).toEqual(admin.map(() => []));
+    // Nothing is released: the wait ends because a release could not wake this caller. (It slept
+    // through the release to its backoff before: a CI failure, 2 runs in 150 under load.)
+    const stop = new AbortController();
+    expect(await fired(hint(waiter!, key, stop.signal), 1_000)).toBe(true);
+    // Its next attempt registers on every node, and the release wakes it.
+    await register([waiter!], key, prefix);
+    const woken = hint(waiter!, key, stop.signal);
+    await holder!.release({ key, token: 'h' });
+    expect(await fired(woken)).toBe(true);
     stop.abort();
   });
 
