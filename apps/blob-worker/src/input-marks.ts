@@ -30,7 +30,7 @@ export class InputMarks {
     const properties = await blob
       .getProperties({ abortSignal: signal, ...(leaseId ? { conditions: { leaseId } } : {}) })
       .catch((error: unknown) => {
-        throw lostLease(error, blob.name, leaseId) ?? error;
+        throw lostLease(error, blob.name, leaseId, 'read') ?? error;
       });
     return new InputMarks(blob, leaseId, properties.metadata ?? {}, properties.etag);
   }
@@ -40,8 +40,8 @@ export class InputMarks {
    * expired, taken): the lease is lost, whether or not the renewal loop has noticed yet. Not a
    * failure of the blob, and not a conflict with another run.
    */
-  lostLease(error: unknown): LeaseError | undefined {
-    return lostLease(error, this.#blob.name, this.#leaseId);
+  lostLease(error: unknown, operation: 'read' | 'write'): LeaseError | undefined {
+    return lostLease(error, this.#blob.name, this.#leaseId, operation);
   }
 
   get metadata(): Readonly<Metadata> {
@@ -71,15 +71,20 @@ export class InputMarks {
     const response = await this.#blob
       .setMetadata(metadata, { abortSignal: signal, conditions })
       .catch((error: unknown) => {
-        throw this.lostLease(error) ?? error;
+        throw this.lostLease(error, 'write') ?? error;
       });
     this.#metadata = metadata;
     this.#etag = response.etag;
   }
 }
 
-function lostLease(error: unknown, name: string, leaseId: string | undefined): LeaseError | undefined {
+function lostLease(
+  error: unknown,
+  name: string,
+  leaseId: string | undefined,
+  operation: 'read' | 'write',
+): LeaseError | undefined {
   if (leaseId === undefined) return undefined;
-  const classified = classifyError(error, 'write', name);
+  const classified = classifyError(error, operation, name);
   return classified.code === 'NOT_HOLDER' ? classified : undefined;
 }

@@ -243,7 +243,7 @@ async function processUnderHolding(
     // write any more), the attempt counts as one that recorded no outcome. The download (or its
     // resumption) carries the lease ID, so Azure may tell of the loss before the renewal does.
     if (signal.aborted) throw signal.reason;
-    const lost = marks.lostLease(error);
+    const lost = marks.lostLease(error, 'read');
     if (lost) throw lost;
     begun.giveBack = undefined;
     const reason = reasonOf(error);

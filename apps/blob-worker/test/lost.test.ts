@@ -58,7 +58,7 @@ describe.concurrent('a lease broken from outside, before the renewal notices', (
     const name = f.names[0]!;
     await f.containers.output.createIfNotExists();
     const holding = { leaseId: undefined, fence: 1, signal: new AbortController().signal };
-    // Another run marks the blob between this holder's read and its count: If-Match fails.
+    // Another run marks the blob between this holder's count and its download: If-Match fails.
     const outcome = await processBlob(f.containers, name, holding, {
       ...options,
       onProcessing: async () => {

@@ -23,7 +23,8 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   // A caller that will wait if the key is held registers for the release's wake-up, on the nodes
   // where this backend listens for it (it starts listening when a caller first waits: see
   // `released`, which the locker calls after a held attempt).
-  const notifier = (request.waitMs ?? 0) > 0 && set.notifier?.listening ? set.notifier : undefined;
+  const waits = (request.waitMs ?? 0) > 0 ? set.notifier : undefined;
+  const notifier = waits?.listening ? waits : undefined;
   // Decided before any command is built (a node still connecting builds its command later).
   const waiters = notifier ? set.nodes.map((_, index) => notifier.waiterOn(index)) : undefined;
   const registering = waiters?.some((waiter) => waiter !== '') ?? false;
@@ -31,7 +32,8 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   // Other callers of this backend wait for the key: taking it keeps the backend's place.
   const stay = registering && notifier!.othersWaiting(names.lock);
   if (registering) notifier!.attempting();
-  const ready = notifier?.ready ?? 0;
+  // Subscriptions that come up while this attempt is out could not take its registration: see `expect`.
+  const ready = waits?.ready ?? 0;
   const replies = await gather(
     set.nodes,
     (_, node, index) =>
@@ -77,7 +79,7 @@ export async function tryAcquire(set: NodeSet, request: AcquireRequest): Promise
   );
   const heldElsewhere = held.length > set.nodes.length - set.quorum;
   unlock(set, names, token, replies, !heldElsewhere);
-  notifier?.expect(names.lock, registering, ready);
+  waits?.expect(names.lock, registering, ready);
   if (heldElsewhere) {
     return { status: 'held', retryAfterMs: freeIn(held, set.nodes.length - set.quorum) };
   }

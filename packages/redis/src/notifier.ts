@@ -284,7 +284,9 @@ export class ReleaseNotifier {
       const missedReady = state.readyAt !== undefined && state.readyAt !== this.#ready;
       state.readyAt = undefined;
       if (missedReady) {
-        this.#idle(state);
+        // (With a wake-up kept for it: delivered, so that the attempt keeps its place if it fails.)
+        if (state.pending) this.#deliver(state);
+        else this.#idle(state);
         return resolve();
       }
       state.keepUntil = 0;

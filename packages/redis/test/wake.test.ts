@@ -387,33 +387,41 @@ describe('release wake-ups: one waiter per release, the one that waited longest'
     stop.abort();
   });
 
-  it('a subscription that comes up while an attempt is out ends the next wait at once, so that the caller registers there', async () => {
-    const {
-      prefix,
-      backends: [holder, waiter],
-    } = await backends(2, 0);
-    const key = uniqueKey('ready-meanwhile');
-    await hold(holder!, key);
-    // A wait (for another key) opens the subscriber connections; an attempt sent before they are
-    // up registers nowhere, and their coming up wakes nobody waiting for this key.
-    const warm = new AbortController();
-    void waiter!.released!(uniqueKey('warm'), warm.signal);
-    await attemptHeld(waiter!, key);
-    await listeners(prefix, 1);
-    await sleep(200); // the backend hears the servers confirm
-    warm.abort();
-    expect(await waiters(key, prefix)).toEqual(admin.map(() => []));
-    // Nothing is released: the wait ends because a release could not wake this caller. (It slept
-    // through the release to its backoff before: a CI failure, 2 runs in 150 under load.)
-    const stop = new AbortController();
-    expect(await fired(hint(waiter!, key, stop.signal), 1_000)).toBe(true);
-    // Its next attempt registers on every node, and the release wakes it.
-    await register([waiter!], key, prefix);
-    const woken = hint(waiter!, key, stop.signal);
-    await holder!.release({ key, token: 'h' });
-    expect(await fired(woken)).toBe(true);
-    stop.abort();
-  });
+  it.each([
+    ['opened before it', true],
+    ['opened while it is out', false],
+  ])(
+    'a subscription that comes up while an attempt is out (connections %s) ends the next wait at once, so that the caller registers there',
+    async (_, openedFirst) => {
+      const {
+        prefix,
+        backends: [holder, waiter],
+      } = await backends(2, 0);
+      const key = uniqueKey('ready-meanwhile');
+      await hold(holder!, key);
+      // A wait (for another key) opens the subscriber connections; an attempt sent before they are
+      // up registers nowhere, and their coming up wakes nobody waiting for this key.
+      const warm = new AbortController();
+      if (openedFirst) void waiter!.released!(uniqueKey('warm'), warm.signal);
+      const attempt = attemptHeld(waiter!, key);
+      if (!openedFirst) void waiter!.released!(uniqueKey('warm'), warm.signal);
+      await attempt;
+      await listeners(prefix, 1);
+      await sleep(200); // the backend hears the servers confirm
+      warm.abort();
+      expect(await waiters(key, prefix)).toEqual(admin.map(() => []));
+      // Nothing is released: the wait ends because a release could not wake this caller. (It slept
+      // through the release to its backoff before: a CI failure, 2 runs in 150 under load.)
+      const stop = new AbortController();
+      expect(await fired(hint(waiter!, key, stop.signal), 1_000)).toBe(true);
+      // Its next attempt registers on every node, and the release wakes it.
+      await register([waiter!], key, prefix);
+      const woken = hint(waiter!, key, stop.signal);
+      await holder!.release({ key, token: 'h' });
+      expect(await fired(woken)).toBe(true);
+      stop.abort();
+    },
+  );
 
   it('lockers in separate backends get a hot key in the order they came, with no retry before their turn', async () => {
     const { backends: created } = await backends(4);
